@@ -1,0 +1,393 @@
+// The reference semantics of every op; see interpreter.h for the numerics.
+// Elementwise ops are a table of scalar functions (a float form and an
+// integer form); shape ops make views; reductions and matmul accumulate wide.
+#include "ir/interpreter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <unordered_map>
+
+#include "ir/error.h"
+#include "ir/infer.h"
+
+namespace tj {
+
+namespace {
+
+// ---- iteration over several strided operands at once ---------------------
+
+// Calls fn(n, offsets) for every index of `shape` in C order, where
+// offsets[k] is the element offset of operand k.
+template <typename Fn>
+void for_each_element(const Shape& shape, const std::vector<Strides>& strides, std::vector<int64_t> offsets,
+                      Fn&& fn) {
+  const int rank = static_cast<int>(shape.size());
+  const size_t count = strides.size();
+  const int64_t total = numel(shape);
+  Shape index(rank, 0);
+  for (int64_t n = 0; n < total; ++n) {
+    fn(n, offsets);
+    for (int d = rank - 1; d >= 0; --d) {
+      for (size_t k = 0; k < count; ++k) offsets[k] += strides[k][d];
+      if (++index[d] < shape[d]) break;
+      for (size_t k = 0; k < count; ++k) offsets[k] -= strides[k][d] * shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+// Strides that read `a` broadcast to `shape` (right-aligned, stride 0 where stretched).
+Strides broadcast_strides(const Array& a, const Shape& shape) {
+  Strides out(shape.size(), 0);
+  const size_t lead = shape.size() - a.shape().size();
+  for (size_t i = 0; i < a.shape().size(); ++i)
+    out[lead + i] = a.shape()[i] == 1 ? 0 : a.strides()[i];
+  return out;
+}
+
+// ---- elementwise ---------------------------------------------------------
+
+using FloatFn = double (*)(double, double, double);
+using IntFn = int64_t (*)(int64_t, int64_t, int64_t);
+
+int64_t wrap_add(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b)); }
+int64_t wrap_mul(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b)); }
+int64_t wrap_neg(int64_t a) { return static_cast<int64_t>(0 - static_cast<uint64_t>(a)); }
+
+double nan_max(double a, double b) { return std::isnan(a) || std::isnan(b) ? NAN : (a > b ? a : b); }
+double nan_min(double a, double b) { return std::isnan(a) || std::isnan(b) ? NAN : (a < b ? a : b); }
+
+struct ScalarKernel {
+  Op op;
+  FloatFn on_float;  // operands and result as double
+  IntFn on_int;      // operands and result as int64 (nullptr: float-only op)
+};
+
+// One entry per elementwise op (cast and select are handled apart).
+const ScalarKernel kScalarKernels[] = {
+    {Op::neg, [](double a, double, double) { return -a; }, [](int64_t a, int64_t, int64_t) { return wrap_neg(a); }},
+    {Op::abs, [](double a, double, double) { return std::fabs(a); },
+     [](int64_t a, int64_t, int64_t) { return a < 0 ? wrap_neg(a) : a; }},
+    // relu keeps NaN (torch.relu(nan) is nan)
+    {Op::relu, [](double a, double, double) { return std::isnan(a) ? a : (a > 0 ? a : 0.0); },
+     [](int64_t a, int64_t, int64_t) { return a > 0 ? a : int64_t{0}; }},
+    {Op::exp, [](double a, double, double) { return std::exp(a); }, nullptr},
+    {Op::log, [](double a, double, double) { return std::log(a); }, nullptr},
+    {Op::tanh, [](double a, double, double) { return std::tanh(a); }, nullptr},
+    {Op::sigmoid, [](double a, double, double) { return 1.0 / (1.0 + std::exp(-a)); }, nullptr},
+    {Op::sqrt, [](double a, double, double) { return std::sqrt(a); }, nullptr},
+    {Op::rsqrt, [](double a, double, double) { return 1.0 / std::sqrt(a); }, nullptr},
+    {Op::erf, [](double a, double, double) { return std::erf(a); }, nullptr},
+    {Op::reciprocal, [](double a, double, double) { return 1.0 / a; }, nullptr},
+    {Op::add, [](double a, double b, double) { return a + b; }, [](int64_t a, int64_t b, int64_t) { return wrap_add(a, b); }},
+    {Op::sub, [](double a, double b, double) { return a - b; },
+     [](int64_t a, int64_t b, int64_t) { return wrap_add(a, wrap_neg(b)); }},
+    {Op::mul, [](double a, double b, double) { return a * b; }, [](int64_t a, int64_t b, int64_t) { return wrap_mul(a, b); }},
+    {Op::maximum, [](double a, double b, double) { return nan_max(a, b); },
+     [](int64_t a, int64_t b, int64_t) { return a > b ? a : b; }},
+    {Op::minimum, [](double a, double b, double) { return nan_min(a, b); },
+     [](int64_t a, int64_t b, int64_t) { return a < b ? a : b; }},
+    {Op::div, [](double a, double b, double) { return a / b; }, nullptr},
+    {Op::pow, [](double a, double b, double) { return std::pow(a, b); }, nullptr},
+    {Op::eq, [](double a, double b, double) { return double(a == b); }, [](int64_t a, int64_t b, int64_t) { return int64_t(a == b); }},
+    {Op::ne, [](double a, double b, double) { return double(a != b); }, [](int64_t a, int64_t b, int64_t) { return int64_t(a != b); }},
+    {Op::lt, [](double a, double b, double) { return double(a < b); }, [](int64_t a, int64_t b, int64_t) { return int64_t(a < b); }},
+    {Op::le, [](double a, double b, double) { return double(a <= b); }, [](int64_t a, int64_t b, int64_t) { return int64_t(a <= b); }},
+    {Op::gt, [](double a, double b, double) { return double(a > b); }, [](int64_t a, int64_t b, int64_t) { return int64_t(a > b); }},
+    {Op::ge, [](double a, double b, double) { return double(a >= b); }, [](int64_t a, int64_t b, int64_t) { return int64_t(a >= b); }},
+    // select's condition arrives as a number: 0 or 1
+    {Op::select, [](double c, double a, double b) { return c != 0 ? a : b; },
+     [](int64_t c, int64_t a, int64_t b) { return c != 0 ? a : b; }},
+    // cast: the conversion happens in read/write (see array.h)
+    {Op::cast, [](double a, double, double) { return a; }, [](int64_t a, int64_t, int64_t) { return a; }},
+};
+
+const ScalarKernel& scalar_kernel(Op op) {
+  for (const ScalarKernel& k : kScalarKernels)
+    if (k.op == op) return k;
+  fail("interpreter: no scalar kernel for {}", op_name(op));
+}
+
+Array eval_elementwise(const Node& node, std::span<const Array> in) {
+  const ScalarKernel& kernel = scalar_kernel(node.op);
+  Array out = Array::zeros(node.type.dtype, node.type.shape);
+  // The dtype the op computes in: the value operands' dtype (select's
+  // condition is operand 0 and always read as a number).
+  const DType compute = in[node.op == Op::select ? 1 : 0].dtype();
+  const bool as_float = is_float(compute) && kernel.on_float;
+  std::vector<Strides> strides;
+  std::vector<int64_t> offsets;
+  for (const Array& a : in) {
+    strides.push_back(broadcast_strides(a, node.type.shape));
+    offsets.push_back(a.offset());
+  }
+  const DType out_dtype = node.type.dtype;
+  const int64_t out_size = dtype_size(out_dtype);
+  std::byte* dst = out.mutable_at(0);
+  for_each_element(node.type.shape, strides, offsets, [&](int64_t n, const std::vector<int64_t>& off) {
+    if (as_float) {
+      double v[3] = {0, 0, 0};
+      for (size_t k = 0; k < in.size(); ++k) v[k] = read_double(in[k].at(off[k]), in[k].dtype());
+      write_double(dst + n * out_size, out_dtype, kernel.on_float(v[0], v[1], v[2]));
+    } else {
+      int64_t v[3] = {0, 0, 0};
+      for (size_t k = 0; k < in.size(); ++k) v[k] = read_int(in[k].at(off[k]), in[k].dtype());
+      write_int(dst + n * out_size, out_dtype, kernel.on_int(v[0], v[1], v[2]));
+    }
+  });
+  return out;
+}
+
+// ---- shape ops: views where possible -------------------------------------
+
+Array eval_reshape(const Node& node, std::span<const Array> in) {
+  const Array source = in[0].contiguous();
+  return source.with_layout(node.type.shape, contiguous_strides(node.type.shape), source.offset());
+}
+
+Array eval_transpose(const Node& node, std::span<const Array> in) {
+  const std::vector<int64_t>& perm = *find_ints(node.attrs, "perm");
+  const int rank = in[0].rank();
+  Shape shape(rank);
+  Strides strides(rank);
+  for (int i = 0; i < rank; ++i) {
+    const int axis = *normalize_axis(perm[i], rank);
+    shape[i] = in[0].shape()[axis];
+    strides[i] = in[0].strides()[axis];
+  }
+  return in[0].with_layout(shape, strides, in[0].offset());
+}
+
+Array eval_broadcast(const Node& node, std::span<const Array> in) {
+  return in[0].with_layout(node.type.shape, broadcast_strides(in[0], node.type.shape), in[0].offset());
+}
+
+Array eval_slice(const Node& node, std::span<const Array> in) {
+  const std::vector<int64_t>& starts = *find_ints(node.attrs, "starts");
+  const std::vector<int64_t>& ends = *find_ints(node.attrs, "ends");
+  const std::vector<int64_t>* steps = find_ints(node.attrs, "steps");
+  const Array& a = in[0];
+  Shape shape(a.rank());
+  Strides strides(a.rank());
+  int64_t offset = a.offset();
+  for (int i = 0; i < a.rank(); ++i) {
+    const int64_t step = steps ? (*steps)[i] : 1;
+    const SliceDim dim = normalize_slice(starts[i], ends[i], step, a.shape()[i]);
+    shape[i] = dim.length;
+    strides[i] = a.strides()[i] * step;
+    if (dim.length > 0) offset += dim.start * a.strides()[i];
+  }
+  return a.with_layout(shape, strides, offset);
+}
+
+void copy_into(const Array& src, const Array& dst) {
+  const int64_t size = dtype_size(src.dtype());
+  for_each_element(src.shape(), {src.strides(), dst.strides()}, {src.offset(), dst.offset()},
+                   [&](int64_t, const std::vector<int64_t>& off) {
+                     std::memcpy(dst.mutable_at(off[1]), src.at(off[0]), size);
+                   });
+}
+
+Array eval_concat(const Node& node, std::span<const Array> in) {
+  Array out = Array::zeros(node.type.dtype, node.type.shape);
+  const int axis = *normalize_axis(get_int(node.attrs, "axis"), out.rank());
+  int64_t start = 0;
+  for (const Array& part : in) {
+    copy_into(part, out.with_layout(part.shape(), out.strides(), start * out.strides()[axis]));
+    start += part.shape()[axis];
+  }
+  return out;
+}
+
+// ---- reductions -----------------------------------------------------------
+
+template <typename Acc>
+struct Accumulator {
+  Op op;
+  Acc value;
+  int64_t count = 0;
+
+  explicit Accumulator(Op o) : op(o), value(initial(o)) {}
+  static Acc initial(Op o) {
+    // Floats start from -inf/+inf so that a row of -inf has max -inf.
+    constexpr bool has_inf = std::numeric_limits<Acc>::has_infinity;
+    if (o == Op::max) return has_inf ? -std::numeric_limits<Acc>::infinity() : std::numeric_limits<Acc>::lowest();
+    if (o == Op::min) return has_inf ? std::numeric_limits<Acc>::infinity() : std::numeric_limits<Acc>::max();
+    return Acc{0};
+  }
+  void add(Acc v) {
+    ++count;
+    if constexpr (std::is_floating_point_v<Acc>) {
+      if (std::isnan(value)) return;  // NaN propagates through max/min (and sums keep it anyway)
+      if ((op == Op::max || op == Op::min) && std::isnan(v)) { value = v; return; }
+    }
+    if (op == Op::max) value = v > value ? v : value;
+    else if (op == Op::min) value = v < value ? v : value;
+    else if constexpr (std::is_floating_point_v<Acc>) value += v;
+    else value = wrap_add(value, v);
+  }
+  Acc result() const {
+    if (op == Op::mean) return count == 0 ? std::numeric_limits<Acc>::quiet_NaN() : value / static_cast<Acc>(count);
+    return value;
+  }
+};
+
+template <typename Acc>
+void reduce_into(const Node& node, const Array& x, const std::vector<int>& axes, Array& out) {
+  Shape kept_shape, reduced_shape;
+  Strides kept_strides, reduced_strides;
+  for (int d = 0; d < x.rank(); ++d) {
+    const bool reduced = std::find(axes.begin(), axes.end(), d) != axes.end();
+    (reduced ? reduced_shape : kept_shape).push_back(x.shape()[d]);
+    (reduced ? reduced_strides : kept_strides).push_back(x.strides()[d]);
+  }
+  const int64_t out_size = dtype_size(out.dtype());
+  for_each_offset(kept_shape, kept_strides, x.offset(), [&](int64_t n, int64_t base) {
+    Accumulator<Acc> acc(node.op);
+    for_each_offset(reduced_shape, reduced_strides, base, [&](int64_t, int64_t off) {
+      if constexpr (std::is_floating_point_v<Acc>) acc.add(read_double(x.at(off), x.dtype()));
+      else acc.add(read_int(x.at(off), x.dtype()));
+    });
+    std::byte* dst = out.mutable_at(0) + n * out_size;
+    if constexpr (std::is_floating_point_v<Acc>) write_double(dst, out.dtype(), static_cast<double>(acc.result()));
+    else write_int(dst, out.dtype(), acc.result());
+  });
+}
+
+Array eval_reduce(const Node& node, std::span<const Array> in) {
+  Array out = Array::zeros(node.type.dtype, node.type.shape);
+  const std::vector<int> axes = reduction_axes(node.attrs, in[0].rank());
+  switch (in[0].dtype()) {
+    case DType::f32: reduce_into<double>(node, in[0], axes, out); break;
+    case DType::f64: reduce_into<long double>(node, in[0], axes, out); break;
+    default: reduce_into<int64_t>(node, in[0], axes, out); break;
+  }
+  return out;
+}
+
+// ---- matmul ----------------------------------------------------------------
+
+// Operand values as a dense [rows, cols] matrix in the accumulation type.
+template <typename Acc>
+std::vector<Acc> dense_matrix(const Array& a, int64_t offset, int64_t rows, int64_t cols, int64_t row_stride,
+                              int64_t col_stride) {
+  std::vector<Acc> m(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const std::byte* p = a.at(offset + r * row_stride + c * col_stride);
+      if constexpr (std::is_floating_point_v<Acc>) m[r * cols + c] = read_double(p, a.dtype());
+      else m[r * cols + c] = read_int(p, a.dtype());
+    }
+  return m;
+}
+
+template <typename Acc>
+void matmul_into(const Array& a_in, const Array& b_in, Array& out) {
+  // Give vectors their matrix form: [k] -> [1,k] on the left, [k,1] on the right.
+  Array a = a_in.rank() == 1 ? a_in.with_layout({1, a_in.shape()[0]}, {0, a_in.strides()[0]}, a_in.offset()) : a_in;
+  Array b = b_in.rank() == 1 ? b_in.with_layout({b_in.shape()[0], 1}, {b_in.strides()[0], 0}, b_in.offset()) : b_in;
+  const int64_t m = a.shape()[a.rank() - 2], k = a.shape()[a.rank() - 1], n = b.shape()[b.rank() - 1];
+  const Shape batch_a(a.shape().begin(), a.shape().end() - 2), batch_b(b.shape().begin(), b.shape().end() - 2);
+  const Shape batch = *broadcast_shapes(batch_a, batch_b);
+  auto batch_strides = [&](const Array& x) {
+    Array head = x.with_layout(Shape(x.shape().begin(), x.shape().end() - 2), Strides(x.strides().begin(), x.strides().end() - 2), 0);
+    return broadcast_strides(head, batch);
+  };
+  const int64_t out_size = dtype_size(out.dtype());
+  for_each_element(batch, {batch_strides(a), batch_strides(b)}, {a.offset(), b.offset()},
+                   [&](int64_t index, const std::vector<int64_t>& off) {
+    const auto A = dense_matrix<Acc>(a, off[0], m, k, a.strides()[a.rank() - 2], a.strides()[a.rank() - 1]);
+    const auto B = dense_matrix<Acc>(b, off[1], k, n, b.strides()[b.rank() - 2], b.strides()[b.rank() - 1]);
+    std::vector<Acc> C(static_cast<size_t>(m * n), Acc{0});
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t p = 0; p < k; ++p) {
+        const Acc aip = A[i * k + p];
+        for (int64_t j = 0; j < n; ++j) {
+          if constexpr (std::is_floating_point_v<Acc>) C[i * n + j] += aip * B[p * n + j];
+          else C[i * n + j] = wrap_add(C[i * n + j], wrap_mul(aip, B[p * n + j]));
+        }
+      }
+    std::byte* dst = out.mutable_at(0) + index * m * n * out_size;
+    for (int64_t e = 0; e < m * n; ++e) {
+      if constexpr (std::is_floating_point_v<Acc>) write_double(dst + e * out_size, out.dtype(), static_cast<double>(C[e]));
+      else write_int(dst + e * out_size, out.dtype(), C[e]);
+    }
+  });
+}
+
+Array eval_matmul(const Node& node, std::span<const Array> in) {
+  Array out = Array::zeros(node.type.dtype, node.type.shape);
+  switch (in[0].dtype()) {
+    case DType::f32: matmul_into<double>(in[0], in[1], out); break;
+    case DType::f64: matmul_into<long double>(in[0], in[1], out); break;
+    default: matmul_into<int64_t>(in[0], in[1], out); break;
+  }
+  return out;
+}
+
+// ---- dispatch by type rule -------------------------------------------------
+
+using EvalFn = Array (*)(const Node&, std::span<const Array>);
+
+Array eval_leaf(const Node& node, std::span<const Array>) {
+  fail("interpreter: %{} is a leaf and is not evaluated", node.name);
+}
+
+constexpr EvalFn kEvalByRule[] = {
+    eval_elementwise, eval_elementwise, eval_elementwise, eval_elementwise, eval_elementwise, eval_elementwise,
+    eval_elementwise, eval_leaf,        eval_leaf,        eval_reshape,     eval_transpose,   eval_broadcast,
+    eval_slice,       eval_concat,      eval_reduce,      eval_reduce,      eval_reduce,      eval_matmul,
+};
+static_assert(std::size(kEvalByRule) == static_cast<size_t>(TypeRule::matmul) + 1);
+
+Array splat(const Node& node) {
+  // One element, stride 0 in every dim: a splat costs nothing however large.
+  Array one = Array::zeros(node.type.dtype, {});
+  if (is_float(node.type.dtype)) write_double(one.mutable_at(0), node.type.dtype, node.constant.f);
+  else write_int(one.mutable_at(0), node.type.dtype, node.constant.i);
+  return one.with_layout(node.type.shape, Strides(node.type.shape.size(), 0), 0);
+}
+
+Array constant_value(const Program& program, const Function& f, const Node& node) {
+  if (node.constant.symbol.empty()) return splat(node);
+  auto it = program.constant_data.find(node.constant.symbol);
+  if (it == program.constant_data.end())
+    fail("@{}: no data bound for const @{} of type {}", f.name(), node.constant.symbol, type_to_string(node.type));
+  if (it->second.type() != node.type)
+    fail("@{}: const @{} is declared {} but its data is {}", f.name(), node.constant.symbol, type_to_string(node.type),
+         type_to_string(it->second.type()));
+  return it->second;
+}
+
+}  // namespace
+
+std::vector<Array> interpret(const Program& program, const Function& f, const std::vector<Array>& inputs) {
+  const std::vector<Node*> params = f.params();
+  if (inputs.size() != params.size())
+    fail("@{} takes {} input(s), got {}", f.name(), params.size(), inputs.size());
+  std::unordered_map<const Node*, Array> values;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (inputs[i].type() != params[i]->type)
+      fail("@{}: input %{} must be {}, got {}", f.name(), params[i]->name, type_to_string(params[i]->type),
+           type_to_string(inputs[i].type()));
+    values[params[i]] = inputs[i];
+  }
+  for (const auto& node : f.nodes()) {
+    if (node->op == Op::param) continue;
+    if (node->op == Op::constant) {
+      values[node.get()] = constant_value(program, f, *node);
+      continue;
+    }
+    std::vector<Array> operands;
+    for (const Node* input : node->inputs) operands.push_back(values.at(input));
+    values[node.get()] = kEvalByRule[static_cast<int>(op_info(node->op).rule)](*node, operands);
+  }
+  std::vector<Array> results;
+  for (const Node* r : f.results()) results.push_back(values.at(r));
+  return results;
+}
+
+}  // namespace tj

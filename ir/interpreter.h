@@ -1,0 +1,23 @@
+// The reference interpreter (the `interp` backend): the meaning of every op,
+// slow and obviously right. Float ops compute in double and round once to
+// the result dtype (so + - * / sqrt are exactly IEEE float32 results, and
+// transcendental functions are within an ulp of correctly rounded);
+// reductions and matmul accumulate in a wider type (f32 in double, f64 in
+// long double, integers in wrapping int64); NaN and Inf follow IEEE and
+// NumPy (maximum/minimum and max/min propagate NaN); denormals are kept.
+#pragma once
+
+#include <vector>
+
+#include "ir/array.h"
+#include "ir/graph.h"
+
+namespace tj {
+
+// Runs `function` on `inputs` (one per parameter, in order; any strides).
+// Tensor constants take their data from program.constant_data.
+// Throws tj::Error if an input does not match its parameter's type.
+std::vector<Array> interpret(const Program& program, const Function& function,
+                             const std::vector<Array>& inputs);
+
+}  // namespace tj

@@ -1,0 +1,231 @@
+// The `tensorjit` command-line program (design §8):
+//   tensorjit check PROG.tj [--print]
+//   tensorjit run PROG.tj [--func NAME] [--input NAME=FILE.npy ...] [--random SEED]
+//                 [--out DIR] [--backend auto|llvm|xbyak|interp] [--threads N]
+//                 [--no-fuse] [--bench N] [--explain]
+// Exit codes: 0 success, 1 an error in the program or its inputs, 2 bad usage.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "ir/error.h"
+#include "ir/interpreter.h"
+#include "ir/parser.h"
+#include "ir/printer.h"
+#include "ir/verifier.h"
+#include "runtime/npy.h"
+#include "runtime/random.h"
+#include "tools/format_array.h"
+
+namespace tj {
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+constexpr std::string_view kUsage = R"(usage:
+  tensorjit check PROG.tj [--print]
+  tensorjit run   PROG.tj [--func NAME] [--input NAME=FILE.npy ...] [--random SEED]
+                  [--out DIR] [--backend auto|llvm|xbyak|interp] [--threads N]
+                  [--no-fuse] [--bench N] [--explain]
+)";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Options {
+  std::string command;
+  std::string program_path;
+  std::optional<std::string> func;
+  std::map<std::string, std::string> inputs;  // name -> .npy path
+  std::optional<uint64_t> random_seed;
+  std::optional<std::string> out_dir;
+  std::string backend = "auto";
+  bool print = false;
+};
+
+// Which backends exist in this build; the others say so clearly.
+struct BackendEntry {
+  std::string_view name;
+  std::string_view unavailable_reason;  // empty: available
+};
+constexpr BackendEntry kBackends[] = {
+    {"interp", ""},
+    {"auto", ""},  // the best available backend; the interpreter until the compilers land
+    {"llvm", "the LLVM backend is not built yet"},
+    {"xbyak", "the xbyak backend is not built yet"},
+};
+
+uint64_t parse_number(const std::string& flag, const std::string& text) {
+  try {
+    size_t used = 0;
+    const unsigned long long v = std::stoull(text, &used);
+    if (used == text.size() && text[0] != '-') return v;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(fmt::format("{} expects a non-negative integer, got '{}'", flag, text));
+}
+
+Options parse_args(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") throw UsageError("");
+  Options o;
+  o.command = args[0];
+  if (o.command != "check" && o.command != "run") {
+    if (o.command == "opt") throw UsageError("'tensorjit opt' arrives with the pass pipeline; it is not built yet");
+    throw UsageError(fmt::format("unknown command '{}'", o.command));
+  }
+  auto value_of = [&](size_t& i) -> const std::string& {
+    if (i + 1 >= args.size()) throw UsageError(fmt::format("{} needs a value", args[i]));
+    return args[++i];
+  };
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool run_only = a != "--print";
+    if (a.starts_with("--") && run_only && o.command != "run") throw UsageError(fmt::format("{} is an option of 'run'", a));
+    if (a == "--print") o.print = true;
+    else if (a == "--func") o.func = value_of(i);
+    else if (a == "--input") {
+      const std::string& spec = value_of(i);
+      const size_t eq = spec.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+        throw UsageError(fmt::format("--input expects NAME=FILE.npy, got '{}'", spec));
+      std::string name = spec.substr(0, eq);
+      if (name[0] == '%' || name[0] == '@') name.erase(0, 1);
+      o.inputs[name] = spec.substr(eq + 1);
+    } else if (a == "--random") o.random_seed = parse_number(a, value_of(i));
+    else if (a == "--out") o.out_dir = value_of(i);
+    else if (a == "--backend") o.backend = value_of(i);
+    else if (a == "--threads") parse_number(a, value_of(i));  // the interpreter is single-threaded
+    else if (a == "--no-fuse") continue;                      // the interpreter does not fuse
+    else if (a == "--bench" || a == "--explain")
+      throw UsageError(fmt::format("{} needs the compiled backends, which are not built yet", a));
+    else if (a.starts_with("-")) throw UsageError(fmt::format("unknown option '{}'", a));
+    else if (o.program_path.empty()) o.program_path = a;
+    else throw UsageError(fmt::format("unexpected argument '{}'", a));
+  }
+  if (o.program_path.empty()) throw UsageError("missing PROG.tj");
+  return o;
+}
+
+Program load_program(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file || std::filesystem::is_directory(path)) fail("{}: cannot open file", path);
+  std::ostringstream text;
+  text << file.rdbuf();
+  Program program = parse_program(text.str(), path);
+  verify(program);
+  return program;
+}
+
+const Function& select_function(const Program& program, const Options& o) {
+  if (o.func) {
+    if (const Function* f = program.find_function(*o.func)) return *f;
+    fail("{}: no function @{}", o.program_path, *o.func);
+  }
+  if (const Function* f = program.find_function("main")) return *f;
+  return program.functions.front();
+}
+
+// An input array for a parameter or tensor constant of `type`, from --input or --random.
+Array bind_input(const Options& o, const std::string& name, const TensorType& type, uint64_t stream,
+                 std::string_view what) {
+  auto it = o.inputs.find(name);
+  if (it != o.inputs.end()) {
+    Array a = load_npy(it->second);
+    if (a.type() != type)
+      fail("{}: {} %{} is {}, but {} holds {}", o.program_path, what, name, type_to_string(type), it->second,
+           type_to_string(a.type()));
+    return a;
+  }
+  if (!o.random_seed)
+    fail("{}: no value for {} '{}' of type {}: pass --input {}=FILE.npy or --random SEED", o.program_path, what,
+         name, type_to_string(type), name);
+  return random_array(type, *o.random_seed * 1000003 + stream);
+}
+
+int run(const Options& o) {
+  for (const BackendEntry& b : kBackends)
+    if (b.name == o.backend && !b.unavailable_reason.empty())
+      fail("--backend {}: {}; use --backend interp", o.backend, b.unavailable_reason);
+  if (std::none_of(std::begin(kBackends), std::end(kBackends), [&](const BackendEntry& b) { return b.name == o.backend; }))
+    throw UsageError(fmt::format("unknown backend '{}' (auto, llvm, xbyak, interp)", o.backend));
+
+  Program program = load_program(o.program_path);
+  const Function& f = select_function(program, o);
+  std::set<std::string> known;
+  std::vector<Array> inputs;
+  uint64_t stream = 0;
+  for (const Node* p : f.params()) {
+    inputs.push_back(bind_input(o, p->name, p->type, stream++, "parameter"));
+    known.insert(p->name);
+  }
+  for (const auto& node : f.nodes()) {
+    const std::string& symbol = node->constant.symbol;
+    if (node->op != Op::constant || symbol.empty() || program.constant_data.contains(symbol)) continue;
+    program.constant_data[symbol] = bind_input(o, symbol, node->type, stream++, "constant");
+    known.insert(symbol);
+  }
+  for (const auto& [name, path] : o.inputs)
+    if (!known.contains(name)) fail("--input {}: @{} has no parameter or tensor constant named '{}'", name, f.name(), name);
+
+  const std::vector<Array> results = interpret(program, f, inputs);
+  if (o.out_dir) std::filesystem::create_directories(*o.out_dir);
+  for (size_t i = 0; i < results.size(); ++i) {
+    fmt::print("out{}: {} =\n{}\n", i, type_to_string(results[i].type()), format_array(results[i]));
+    if (o.out_dir) {
+      const std::string path = fmt::format("{}/out{}.npy", *o.out_dir, i);
+      save_npy(path, results[i]);
+      fmt::print("wrote {}\n", path);
+    }
+  }
+  return 0;
+}
+
+int check(const Options& o) {
+  const Program program = load_program(o.program_path);
+  if (o.print) {
+    fmt::print("{}", print_program(program));
+    return 0;
+  }
+  size_t statements = 0;
+  for (const Function& f : program.functions) statements += f.nodes().size() - f.params().size();
+  fmt::print("{}: ok ({} function{}, {} statements)\n", o.program_path, program.functions.size(),
+             program.functions.size() == 1 ? "" : "s", statements);
+  return 0;
+}
+
+int main_checked(int argc, char** argv) {
+  try {
+    const Options o = parse_args(argc, argv);
+    return o.command == "run" ? run(o) : check(o);
+  } catch (const UsageError& e) {
+    if (*e.what()) fmt::print(stderr, "tensorjit: {}\n", e.what());
+    fmt::print(stderr, "{}", kUsage);
+    return kExitUsage;
+  } catch (const Error& e) {
+    fmt::print(stderr, "{}\n", e.what());
+    return kExitError;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "tensorjit: out of memory\n");
+    return kExitError;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "tensorjit: {}\n", e.what());
+    return kExitError;
+  }
+}
+
+}  // namespace
+}  // namespace tj
+
+int main(int argc, char** argv) { return tj::main_checked(argc, argv); }
