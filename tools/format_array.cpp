@@ -31,7 +31,7 @@ void format_axis(const Array& a, int axis, int64_t offset, bool summarise, std::
   out += '[';
   for (int64_t i = 0; i < n; ++i) {
     if (summarise && n > 2 * kEdgeItems && i == kEdgeItems) {
-      out += "..., ";
+      out += axis + 1 == a.rank() ? "..., " : "...,\n" + std::string(axis + 1, ' ');
       i = n - kEdgeItems;
     }
     format_axis(a, axis + 1, offset + i * a.strides()[axis], summarise, out);

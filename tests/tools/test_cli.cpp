@@ -2,18 +2,20 @@
 // binary: exit codes, located error messages, .npy inputs and outputs.
 #include <sys/wait.h>
 
-#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
+#include "ir/shape.h"
 #include "runtime/npy.h"
 
 namespace {
