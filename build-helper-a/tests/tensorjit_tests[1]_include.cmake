@@ -1,5 +1,0 @@
-if(EXISTS "/work/main/build-helper-a/tests/tensorjit_tests[1]_tests.cmake")
-  include("/work/main/build-helper-a/tests/tensorjit_tests[1]_tests.cmake")
-else()
-  add_test(tensorjit_tests_NOT_BUILT tensorjit_tests_NOT_BUILT)
-endif()
