@@ -1,6 +1,8 @@
 // Building functions: appending parameters, statements and constants.
 #include "ir/graph.h"
 
+#include <algorithm>
+
 #include "ir/error.h"
 #include "ir/infer.h"
 
@@ -45,6 +47,44 @@ Node* Function::add_const(TensorType type, ConstValue value, std::string name, S
   auto node = std::make_unique<Node>(
       Node{Op::constant, std::move(name), {}, {}, std::move(type), std::move(value), loc});
   return append(std::move(node));
+}
+
+Node* Function::insert_before(Node* before, Op op, std::vector<Node*> inputs, Attrs attrs) {
+  std::vector<TensorType> types;
+  for (const Node* input : inputs) types.push_back(input->type);
+  TensorType type = infer_type(op, types, attrs);
+  auto node = std::make_unique<Node>(Node{op, {}, std::move(inputs), std::move(attrs), std::move(type), {}, before->loc});
+  return insert_node(before, std::move(node));
+}
+
+Node* Function::insert_const_before(Node* before, TensorType type, ConstValue value) {
+  auto node = std::make_unique<Node>(Node{Op::constant, {}, {}, {}, std::move(type), std::move(value), before->loc});
+  return insert_node(before, std::move(node));
+}
+
+Node* Function::insert_node(Node* before, std::unique_ptr<Node> node) {
+  auto at = std::find_if(nodes_.begin(), nodes_.end(), [&](const auto& n) { return n.get() == before; });
+  if (at == nodes_.end()) fail("@{}: insertion point %{} is not in this function", name_, before->name);
+  node->name = fresh_name();
+  Node* raw = node.get();
+  by_name_[raw->name] = raw;
+  nodes_.insert(at, std::move(node));
+  return raw;
+}
+
+void Function::replace_uses(Node* old, Node* replacement) {
+  for (auto& node : nodes_)
+    for (Node*& input : node->inputs)
+      if (input == old) input = replacement;
+  for (Node*& result : results_)
+    if (result == old) result = replacement;
+}
+
+std::map<const Node*, std::vector<Node*>> compute_users(const Function& function) {
+  std::map<const Node*, std::vector<Node*>> users;
+  for (const auto& node : function.nodes())
+    for (const Node* input : node->inputs) users[input].push_back(node.get());
+  return users;
 }
 
 std::vector<Node*> Function::params() const {

@@ -34,6 +34,12 @@ struct Node {
   TensorType type;
   ConstValue constant;  // only for Op::constant
   SourceLoc loc;
+
+  // Schedule annotations written by the fusion and planning passes; they
+  // never change what the function computes.
+  int kernel = -1;            // fused group (kernel) id; -1 = not in a kernel (leaf or view)
+  bool prepack = false;       // a constant matmul operand packed once at compile time
+  int64_t arena_offset = -1;  // planned byte offset of a materialized intermediate
 };
 
 class Function {
@@ -53,6 +59,23 @@ class Function {
   // Appends a constant of a given type.
   Node* add_const(TensorType type, ConstValue value, std::string name = {}, SourceLoc loc = {});
 
+  // Inserts a statement just before `before` (which must be a statement of
+  // this function); its type is inferred.
+  Node* insert_before(Node* before, Op op, std::vector<Node*> inputs, Attrs attrs = {});
+  Node* insert_const_before(Node* before, TensorType type, ConstValue value);
+  // Makes every use of `old` (operands and results) use `replacement`.
+  void replace_uses(Node* old, Node* replacement);
+  // Removes the nodes for which `dead` holds; they must have no remaining users.
+  template <typename Pred>
+  void erase_if(Pred dead) {
+    std::vector<std::unique_ptr<Node>> kept;
+    for (auto& node : nodes_) {
+      if (dead(node.get())) by_name_.erase(node->name);
+      else kept.push_back(std::move(node));
+    }
+    nodes_ = std::move(kept);
+  }
+
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   std::vector<Node*> params() const;
   const std::vector<Node*>& results() const { return results_; }
@@ -61,6 +84,7 @@ class Function {
 
  private:
   Node* append(std::unique_ptr<Node> node);
+  Node* insert_node(Node* before, std::unique_ptr<Node> node);
   std::string fresh_name();
 
   std::string name_;
@@ -69,6 +93,9 @@ class Function {
   std::map<std::string, Node*> by_name_;
   int64_t next_id_ = 0;
 };
+
+// The users of every node (each user once per operand slot that reads it).
+std::map<const Node*, std::vector<Node*>> compute_users(const Function& function);
 
 struct Program {
   std::vector<Function> functions;

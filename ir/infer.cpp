@@ -232,6 +232,11 @@ TensorType matmul(const Context& c) {
   require_dtype(c, 0, c.in(0).dtype != DType::boolean, "a number type");
   Shape a = c.in(0).shape, b = c.in(1).shape;
   if (a.empty() || b.empty()) c.error("operands must have rank 1 or more");
+  for (auto [flag, shape] : {std::pair{"transpose_a", &a}, std::pair{"transpose_b", &b}}) {
+    if (!get_bool(c.attrs, flag, false)) continue;
+    if (shape->size() < 2) c.error("{}=true needs an operand of rank 2 or more", flag);
+    std::swap((*shape)[shape->size() - 2], (*shape)[shape->size() - 1]);
+  }
   // torch.matmul: a vector on the left is a row, on the right a column; the
   // added dim is removed from the result.
   const bool a_vector = a.size() == 1, b_vector = b.size() == 1;

@@ -318,12 +318,23 @@ void matmul_into(const Array& a_in, const Array& b_in, Array& out) {
   });
 }
 
+// The operand with its last two dims swapped when `flag` is set (a view).
+Array matmul_operand(const Node& node, const Array& a, std::string_view flag) {
+  if (!get_bool(node.attrs, flag, false)) return a;
+  Shape shape = a.shape();
+  Strides strides = a.strides();
+  std::swap(shape[a.rank() - 2], shape[a.rank() - 1]);
+  std::swap(strides[a.rank() - 2], strides[a.rank() - 1]);
+  return a.with_layout(shape, strides, a.offset());
+}
+
 Array eval_matmul(const Node& node, std::span<const Array> in) {
   Array out = Array::zeros(node.type.dtype, node.type.shape);
-  switch (in[0].dtype()) {
-    case DType::f32: matmul_into<double>(in[0], in[1], out); break;
-    case DType::f64: matmul_into<long double>(in[0], in[1], out); break;
-    default: matmul_into<int64_t>(in[0], in[1], out); break;
+  const Array a = matmul_operand(node, in[0], "transpose_a"), b = matmul_operand(node, in[1], "transpose_b");
+  switch (a.dtype()) {
+    case DType::f32: matmul_into<double>(a, b, out); break;
+    case DType::f64: matmul_into<long double>(a, b, out); break;
+    default: matmul_into<int64_t>(a, b, out); break;
   }
   return out;
 }
@@ -351,6 +362,8 @@ Array splat(const Node& node) {
   return one.with_layout(node.type.shape, Strides(node.type.shape.size(), 0), 0);
 }
 
+}  // namespace
+
 Array constant_value(const Program& program, const Function& f, const Node& node) {
   if (node.constant.symbol.empty()) return splat(node);
   auto it = program.constant_data.find(node.constant.symbol);
@@ -362,7 +375,9 @@ Array constant_value(const Program& program, const Function& f, const Node& node
   return it->second;
 }
 
-}  // namespace
+Array evaluate_op(const Node& node, std::span<const Array> operands) {
+  return kEvalByRule[static_cast<int>(op_info(node.op).rule)](node, operands);
+}
 
 std::vector<Array> interpret(const Program& program, const Function& f, const std::vector<Array>& inputs) {
   const std::vector<Node*> params = f.params();
@@ -383,7 +398,7 @@ std::vector<Array> interpret(const Program& program, const Function& f, const st
     }
     std::vector<Array> operands;
     for (const Node* input : node->inputs) operands.push_back(values.at(input));
-    values[node.get()] = kEvalByRule[static_cast<int>(op_info(node->op).rule)](*node, operands);
+    values[node.get()] = evaluate_op(*node, operands);
   }
   std::vector<Array> results;
   for (const Node* r : f.results()) results.push_back(values.at(r));

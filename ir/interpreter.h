@@ -7,6 +7,7 @@
 // NumPy (maximum/minimum and max/min propagate NaN); denormals are kept.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "ir/array.h"
@@ -19,5 +20,11 @@ namespace tj {
 // Throws tj::Error if an input does not match its parameter's type.
 std::vector<Array> interpret(const Program& program, const Function& function,
                              const std::vector<Array>& inputs);
+
+// One statement (not a leaf) applied to operand values; shape ops give views.
+Array evaluate_op(const Node& node, std::span<const Array> operands);
+
+// The value of a `const` node: a zero-stride splat, or its bound tensor data.
+Array constant_value(const Program& program, const Function& function, const Node& node);
 
 }  // namespace tj

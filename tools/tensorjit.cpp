@@ -1,5 +1,6 @@
 // The `tensorjit` command-line program (design §8):
 //   tensorjit check PROG.tj [--print]
+//   tensorjit opt   PROG.tj [--passes=a,b,...] [--no-fuse]
 //   tensorjit run PROG.tj [--func NAME] [--input NAME=FILE.npy ...] [--random SEED]
 //                 [--out DIR] [--backend auto|llvm|xbyak|interp] [--threads N]
 //                 [--no-fuse] [--bench N] [--explain]
@@ -17,11 +18,14 @@
 
 #include <fmt/format.h>
 
+#include "codegen/interp_executor.h"
 #include "ir/error.h"
 #include "ir/interpreter.h"
 #include "ir/parser.h"
 #include "ir/printer.h"
+#include "ir/schedule.h"
 #include "ir/verifier.h"
+#include "passes/pipeline.h"
 #include "runtime/npy.h"
 #include "runtime/random.h"
 #include "tools/format_array.h"
@@ -34,6 +38,7 @@ constexpr int kExitUsage = 2;
 
 constexpr std::string_view kUsage = R"(usage:
   tensorjit check PROG.tj [--print]
+  tensorjit opt   PROG.tj [--passes=a,b,...] [--no-fuse]
   tensorjit run   PROG.tj [--func NAME] [--input NAME=FILE.npy ...] [--random SEED]
                   [--out DIR] [--backend auto|llvm|xbyak|interp] [--threads N]
                   [--no-fuse] [--bench N] [--explain]
@@ -52,6 +57,8 @@ struct Options {
   std::optional<std::string> out_dir;
   std::string backend = "auto";
   bool print = false;
+  bool fuse = true;
+  std::optional<std::vector<std::string>> passes;  // --passes=...; absent: the default pipeline
 };
 
 // Which backends exist in this build; the others say so clearly.
@@ -61,7 +68,7 @@ struct BackendEntry {
 };
 constexpr BackendEntry kBackends[] = {
     {"interp", ""},
-    {"auto", ""},  // the best available backend; the interpreter until the compilers land
+    {"auto", ""},  // the best available backend: the fused program on the interpreter until the compilers land
     {"llvm", "the LLVM backend is not built yet"},
     {"xbyak", "the xbyak backend is not built yet"},
 };
@@ -81,19 +88,32 @@ Options parse_args(int argc, char** argv) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") throw UsageError("");
   Options o;
   o.command = args[0];
-  if (o.command != "check" && o.command != "run") {
-    if (o.command == "opt") throw UsageError("'tensorjit opt' arrives with the pass pipeline; it is not built yet");
+  if (o.command != "check" && o.command != "run" && o.command != "opt")
     throw UsageError(fmt::format("unknown command '{}'", o.command));
-  }
   auto value_of = [&](size_t& i) -> const std::string& {
     if (i + 1 >= args.size()) throw UsageError(fmt::format("{} needs a value", args[i]));
     return args[++i];
   };
+  // Which command takes which option; the rest are run's.
+  const std::map<std::string, std::set<std::string>> options_of = {
+      {"check", {"--print"}}, {"opt", {"--passes", "--no-fuse"}}};
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
-    const bool run_only = a != "--print";
-    if (a.starts_with("--") && run_only && o.command != "run") throw UsageError(fmt::format("{} is an option of 'run'", a));
+    const std::string flag = a.substr(0, a.find('='));
+    if (a.starts_with("--") && o.command != "run" && !options_of.at(o.command).contains(flag))
+      throw UsageError(fmt::format("{} is not an option of '{}'", flag, o.command));
     if (a == "--print") o.print = true;
+    else if (a.starts_with("--passes=")) {
+      std::vector<std::string> names;
+      std::string list = a.substr(9);
+      for (size_t start = 0; start < list.size();) {
+        const size_t comma = std::min(list.find(',', start), list.size());
+        if (comma > start) names.push_back(list.substr(start, comma - start));
+        start = comma + 1;
+      }
+      o.passes = names;
+    }
+    else if (a == "--no-fuse") o.fuse = false;
     else if (a == "--func") o.func = value_of(i);
     else if (a == "--input") {
       const std::string& spec = value_of(i);
@@ -107,7 +127,6 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--out") o.out_dir = value_of(i);
     else if (a == "--backend") o.backend = value_of(i);
     else if (a == "--threads") parse_number(a, value_of(i));  // the interpreter is single-threaded
-    else if (a == "--no-fuse") continue;                      // the interpreter does not fuse
     else if (a == "--bench" || a == "--explain")
       throw UsageError(fmt::format("{} needs the compiled backends, which are not built yet", a));
     else if (a.starts_with("-")) throw UsageError(fmt::format("unknown option '{}'", a));
@@ -179,7 +198,15 @@ int run(const Options& o) {
   for (const auto& [name, path] : o.inputs)
     if (!known.contains(name)) fail("--input {}: @{} has no parameter or tensor constant named '{}'", name, f.name(), name);
 
-  const std::vector<Array> results = interpret(program, f, inputs);
+  // interp is the reference: the program as written. auto runs the optimized,
+  // fused program kernel by kernel.
+  std::vector<Array> results;
+  if (o.backend == "interp") {
+    results = interpret(program, f, inputs);
+  } else {
+    run_pipeline(program, PipelineOptions{.fuse = o.fuse});
+    results = run_kernels_interpreted(program, *program.find_function(f.name()), inputs);
+  }
   if (o.out_dir) std::filesystem::create_directories(*o.out_dir);
   for (size_t i = 0; i < results.size(); ++i) {
     fmt::print("out{}: {} =\n{}\n", i, type_to_string(results[i].type()), format_array(results[i]));
@@ -205,9 +232,24 @@ int check(const Options& o) {
   return 0;
 }
 
+int opt(const Options& o) {
+  Program program = load_program(o.program_path);
+  const PipelineOptions options{.fuse = o.fuse};
+  run_passes(program, o.passes ? *o.passes : pipeline_passes(options), options);
+  fmt::print("{}", print_program(program));
+  size_t kernels = 0;
+  for (const Function& f : program.functions) {
+    fmt::print("{}", print_schedule(f));
+    kernels += list_kernels(f).size();
+  }
+  fmt::print("# kernels: {}\n", kernels);
+  return 0;
+}
+
 int main_checked(int argc, char** argv) {
   try {
     const Options o = parse_args(argc, argv);
+    if (o.command == "opt") return opt(o);
     return o.command == "run" ? run(o) : check(o);
   } catch (const UsageError& e) {
     if (*e.what()) fmt::print(stderr, "tensorjit: {}\n", e.what());
