@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "ir/printer.h"
+
 namespace tj {
 
 namespace {
@@ -173,6 +175,16 @@ std::string print_schedule(const Function& f) {
     text += fmt::format("# memory @{}: arena {} bytes for {} intermediates ({} bytes unshared), results {} bytes\n",
                         f.name(), plan.arena_bytes, plan.buffers, plan.unshared_bytes, plan.output_bytes);
   return text;
+}
+
+std::string print_optimized(const Program& program) {
+  std::string text = print_program(program);
+  size_t kernels = 0;
+  for (const Function& f : program.functions) {
+    text += print_schedule(f);
+    kernels += list_kernels(f).size();
+  }
+  return text + fmt::format("# kernels: {}\n", kernels);
 }
 
 }  // namespace tj

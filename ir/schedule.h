@@ -56,4 +56,8 @@ MemoryPlan memory_plan(const Function& function);
 // the memory plan, then the line "# kernels: N".
 std::string print_schedule(const Function& function);
 
+// What `tensorjit opt` prints: the program, each function's schedule, and
+// last the line "# kernels: N" with the number of kernels of all functions.
+std::string print_optimized(const Program& program);
+
 }  // namespace tj

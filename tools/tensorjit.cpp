@@ -236,13 +236,7 @@ int opt(const Options& o) {
   Program program = load_program(o.program_path);
   const PipelineOptions options{.fuse = o.fuse};
   run_passes(program, o.passes ? *o.passes : pipeline_passes(options), options);
-  fmt::print("{}", print_program(program));
-  size_t kernels = 0;
-  for (const Function& f : program.functions) {
-    fmt::print("{}", print_schedule(f));
-    kernels += list_kernels(f).size();
-  }
-  fmt::print("# kernels: {}\n", kernels);
+  fmt::print("{}", print_optimized(program));
   return 0;
 }
 

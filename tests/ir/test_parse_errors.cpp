@@ -296,7 +296,7 @@ TEST(ParseErrorsRobustness, MutatedExamplesParseOrFailWithError) {
   for (size_t n = 0; n <= longest.size(); ++n) inputs.push_back(longest.substr(0, n));
   std::mt19937 rng(20240601);
   for (const std::string& text : texts) {
-    for (int i = 0; i < 700; ++i) {
+    for (int i = 0; i < 1000; ++i) {
       std::string mutated = mutate(text, rng);
       if (i % 3 == 0) mutated = mutate(mutated, rng);  // some inputs get two changes
       inputs.push_back(std::move(mutated));

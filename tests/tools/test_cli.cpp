@@ -31,7 +31,7 @@ struct Outcome {
   std::string err;
 };
 
-std::string quoted(std::string_view arg) {
+std::string shell_quoted(std::string_view arg) {
   std::string q = "'";
   for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
@@ -71,10 +71,10 @@ class Cli : public testing::Test {
 
   // Runs the CLI with `args`, capturing its exit code, stdout and stderr.
   Outcome run(const std::vector<std::string>& args) const {
-    std::string command = quoted(TJ_CLI_PATH);
-    for (const std::string& a : args) command += " " + quoted(a);
+    std::string command = shell_quoted(TJ_CLI_PATH);
+    for (const std::string& a : args) command += " " + shell_quoted(a);
     const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    command += " >" + quoted(out.string()) + " 2>" + quoted(err.string());
+    command += " >" + shell_quoted(out.string()) + " 2>" + shell_quoted(err.string());
     const int status = std::system(command.c_str());
     const int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return {exit_code, read_file(out), read_file(err)};
