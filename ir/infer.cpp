@@ -19,8 +19,10 @@ struct Context {
   const Attrs& attrs;
 
   std::string operands() const {
+    constexpr size_t kShown = 8;  // a concat of thousands of operands keeps its message short
     std::vector<std::string> parts;
-    for (const TensorType& t : inputs) parts.push_back(type_to_string(t));
+    for (size_t i = 0; i < inputs.size() && i < kShown; ++i) parts.push_back(type_to_string(inputs[i]));
+    if (inputs.size() > kShown) parts.push_back(fmt::format("... {} operands in all", inputs.size()));
     return fmt::format("{}", fmt::join(parts, ", "));
   }
   template <typename... Args>
@@ -191,6 +193,7 @@ TensorType concat(const Context& c) {
       if (d != *axis && s[d] != out[d])
         c.error("operand {} has dim {} = {}, expected {} (only axis {} may differ)", i, d, s[d],
                 out[d], *axis);
+    if (s[*axis] > kMaxElements - out[*axis]) c.error("the result would have more than 2^48 elements along axis {}", *axis);
     out[*axis] += s[*axis];
   }
   return {c.in(0).dtype, out};

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <cmath>
 #include <limits>
 
@@ -40,7 +41,9 @@ bool is_name_char(char c) {
 
 class Lexer {
  public:
-  Lexer(std::string_view text, std::string_view file) : text_(text), file_(file) {}
+  Lexer(std::string_view text, std::string_view file) : text_(text), file_(file) {
+    if (text_.starts_with("\xEF\xBB\xBF")) pos_ = 3;  // a UTF-8 byte-order mark is not part of the program
+  }
 
   [[noreturn]] void error_at(int line, int column, const std::string& message) const {
     fail("{}:{}:{}: error: {}", file_, line, column, message);
@@ -143,9 +146,14 @@ class Lexer {
     const char* first = digits.data();
     const char* last = digits.data() + digits.size();
     if (is_float) {
-      auto [end, ec] = std::from_chars(first, last, t.floating);
-      if (ec == std::errc::result_out_of_range) error_at(t.line, t.column, fmt::format("float literal '{}' is out of range", t.text));
-      if (ec != std::errc() || end != last) error_at(t.line, t.column, fmt::format("malformed number '{}'", t.text));
+      // strtod rounds underflow to a denormal or 0, as Python and NumPy do;
+      // only overflow is an error.
+      const std::string literal(first, last);
+      char* end = nullptr;
+      t.floating = std::strtod(literal.c_str(), &end);
+      if (end != literal.c_str() + literal.size() || literal.find_first_of("0123456789") == std::string::npos)
+        error_at(t.line, t.column, fmt::format("malformed number '{}'", t.text));
+      if (std::isinf(t.floating)) error_at(t.line, t.column, fmt::format("float literal '{}' overflows f64", t.text));
       t.kind = Tok::floating;
     } else {
       auto [end, ec] = std::from_chars(first, last, t.integer);
@@ -198,6 +206,11 @@ class Parser {
     if (!at_punct(p)) expected(fmt::format("'{}'", p));
     take();
   }
+  // The ',' between list entries; anything else but the list's end is an error.
+  void separator(std::string_view close) {
+    if (!at_punct(",")) expected(fmt::format("',' or '{}'", close));
+    take();
+  }
   Token expect(Tok kind, std::string_view what) {
     if (tok_.kind != kind) expected(what);
     return take();
@@ -219,7 +232,7 @@ class Parser {
     Function f(std::string(expect(Tok::func, "a function name like '@main'").text));
     expect_punct("(");
     while (!at_punct(")")) {
-      if (!f.params().empty()) expect_punct(",");
+      if (!f.params().empty()) separator(")");
       const Token name = expect(Tok::value, "a parameter name like '%x'");
       expect_punct(":");
       TensorType type = tensor_type();
@@ -227,8 +240,8 @@ class Parser {
     }
     take();
     expect_punct("->");
-    const Token result_at = tok_;
-    std::vector<TensorType> declared_results = result_types();
+    std::vector<Token> result_at;
+    std::vector<TensorType> declared_results = result_types(result_at);
     expect_punct("{");
     while (!at_ident("return")) {
       if (tok_.kind == Tok::end || at_punct("}")) expected("a statement or 'return'");
@@ -249,21 +262,23 @@ class Parser {
                                       results.size(), declared_results.size()));
     for (size_t i = 0; i < results.size(); ++i)
       if (results[i]->type != declared_results[i])
-        error_at(result_at, fmt::format("@{} declares result {} as {} but returns %{} of type {}", f.name(), i,
+        error_at(result_at[i], fmt::format("@{} declares result {} as {} but returns %{} of type {}", f.name(), i,
                                         type_to_string(declared_results[i]), results[i]->name,
                                         type_to_string(results[i]->type)));
     f.set_results(std::move(results));
     return f;
   }
 
-  std::vector<TensorType> result_types() {
+  std::vector<TensorType> result_types(std::vector<Token>& at) {
     std::vector<TensorType> types;
-    if (!at_punct("(")) return {tensor_type()};
-    take();
+    const bool list = at_punct("(");
+    if (list) take();
     do {
       if (!types.empty()) take();
+      at.push_back(tok_);
       types.push_back(tensor_type());
-    } while (at_punct(","));
+    } while (list && at_punct(","));
+    if (!list) return types;
     expect_punct(")");
     return types;
   }
@@ -274,21 +289,30 @@ class Parser {
     std::optional<DType> dtype = parse_dtype(tok_.text);
     if (!dtype) error(fmt::format("unknown dtype '{}' (expected f32, f64, i32, i64 or bool)", tok_.text));
     take();
-    Shape shape = int_list("a dimension");
-    for (int64_t d : shape)
-      if (d < 0) error_at(at, fmt::format("negative dimension {} in type", d));
-    if (shape.size() > static_cast<size_t>(kMaxRank)) error_at(at, fmt::format("type has rank {}, more than {}", shape.size(), kMaxRank));
+    std::vector<Token> dims;
+    Shape shape = int_list("a dimension", dims);
+    for (const Token& d : dims) {
+      if (d.integer < 0) error_at(d, fmt::format("negative dimension {} in type", d.integer));
+      if (d.integer > kMaxElements) error_at(d, fmt::format("dimension {} is larger than 2^48", d.integer));
+    }
     if (!checked_numel(shape)) error_at(at, fmt::format("type {} has more than 2^48 elements", shape_to_string(shape)));
     return {*dtype, shape};
   }
 
+  // `positions`, when given, receives the token of every entry (for errors).
   std::vector<int64_t> int_list(std::string_view what) {
+    std::vector<Token> unused;
+    return int_list(what, unused);
+  }
+  std::vector<int64_t> int_list(std::string_view what, std::vector<Token>& positions) {
     expect_punct("[");
     std::vector<int64_t> values;
     while (!at_punct("]")) {
-      if (!values.empty()) expect_punct(",");
-      if (values.size() > static_cast<size_t>(kMaxRank)) error(fmt::format("list is longer than {} entries", kMaxRank));
-      values.push_back(expect(Tok::integer, what).integer);
+      if (!values.empty()) separator("]");
+      if (values.size() >= static_cast<size_t>(kMaxRank)) error(fmt::format("list is longer than {} entries", kMaxRank));
+      const Token entry = expect(Tok::integer, what);
+      values.push_back(entry.integer);
+      positions.push_back(entry);
     }
     take();
     return values;
@@ -296,6 +320,9 @@ class Parser {
 
   void statement(Function& f) {
     const Token name = expect(Tok::value, "a statement like '%y = op ...'");
+    if (const Node* previous = f.find(std::string(name.text)))
+      error_at(name, fmt::format("%{} is defined twice (first at line {}, column {})", name.text, previous->loc.line,
+                                 previous->loc.column));
     expect_punct("=");
     const Token op_tok = tok_;
     if (tok_.kind != Tok::ident) expected("an op name");
@@ -333,6 +360,7 @@ class Parser {
   }
 
   void constant(Function& f, const Token& name, const Token& op_tok) {
+    if (at_punct(":")) expected("a literal or a tensor symbol like '@w0' after 'const'");
     const Token value = take();
     if (!at_punct(":")) expected("':' and the type of the constant");
     take();
@@ -352,7 +380,7 @@ class Parser {
         error_at(value, fmt::format("const: literal {} does not fit in i32", value.text));
     } else if (value.kind == Tok::floating) {
       if (!is_float(type.dtype))
-        error_at(value, fmt::format("const: float literal {} for a {} constant", value.text, dtype_name(type.dtype)));
+        error_at(value, fmt::format("const: float literal {} for a constant of type {}", value.text, dtype_name(type.dtype)));
       c.f = value.floating;
       if (type.dtype == DType::f32 && std::isfinite(c.f) && std::isinf(static_cast<float>(c.f)))
         error_at(value, fmt::format("const: literal {} overflows f32", value.text));
@@ -366,7 +394,7 @@ class Parser {
     take();  // '{'
     Attrs attrs;
     while (!at_punct("}")) {
-      if (!attrs.empty()) expect_punct(",");
+      if (!attrs.empty()) separator("}");
       const Token key = expect(Tok::ident, "an attribute name");
       const OpInfo& info = op_info(op);
       auto spec = std::find_if(info.attrs.begin(), info.attrs.end(), [&](const AttrSpec& s) { return s.name == key.text; });
