@@ -16,6 +16,7 @@
 #include "ir/parser.h"
 #include "ir/printer.h"
 #include "ir/schedule.h"
+#include "passes/fusion_rules.h"
 #include "passes/pipeline.h"
 #include "runtime/random.h"
 #include "tests/support/arrays.h"
@@ -135,6 +136,37 @@ TEST(Pipeline, UnknownPassIsAnError) {
     FAIL() << "no error";
   } catch (const tj::Error& e) {
     EXPECT_NE(std::string(e.what()).find("unknown pass 'fusion-magic'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Pipeline, PrintAfterAndTimePasses) {
+  const std::string text = "func @f(%x: f32[4]) -> f32[4] {\n  %a = exp %x\n  %b = neg %a\n  return %b\n}\n";
+  setenv("TJ_PRINT_AFTER", "fusion", 1);
+  setenv("TJ_TIME_PASSES", "1", 1);
+  tj::Program p = tj::parse_program(text);
+  ::testing::internal::CaptureStderr();
+  tj::run_pipeline(p);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  unsetenv("TJ_PRINT_AFTER");
+  unsetenv("TJ_TIME_PASSES");
+  // Printed only after the fusion pass that changed something.
+  EXPECT_NE(log.find("# after fuse-elementwise @f\nfunc @f"), std::string::npos) << log;
+  EXPECT_EQ(log.find("# after fuse-reduce"), std::string::npos) << log;
+  EXPECT_EQ(log.find("# after canonicalize"), std::string::npos) << log;
+  for (const tj::PassInfo& pass : tj::all_passes())
+    if (pass.name != "dce" && pass.name != "cse" && pass.name != "simplify")
+      EXPECT_NE(log.find("# pass " + std::string(pass.name)), std::string::npos) << pass.name << "\n" << log;
+}
+
+TEST(Pipeline, VerifierRejectsAnIllegalKernel) {
+  tj::Program p = tj::parse_program(
+      "func @f(%a: f32[4,4], %b: f32[4,4]) -> f32[4,4] {\n  %x = matmul %a, %b\n  %y = matmul %x, %b\n  return %y\n}\n");
+  for (const auto& node : p.functions[0].nodes()) node->kernel = 0;  // two matmuls in one kernel
+  try {
+    tj::verify_kernels(p.functions[0]);
+    FAIL() << "no error";
+  } catch (const tj::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("two matmuls"), std::string::npos) << e.what();
   }
 }
 
