@@ -7,6 +7,7 @@
 #include "ir/error.h"
 #include "ir/interpreter.h"
 #include "ir/schedule.h"
+#include "runtime/parallel.h"
 
 namespace tj {
 
@@ -56,7 +57,7 @@ class KernelRunner {
   Array compute(const Node* n) {
     std::vector<Array> operands;
     for (Node* input : n->inputs) operands.push_back(value(input));
-    return evaluate_op(*n, operands);
+    return evaluate_op(*n, operands, parallel_for);
   }
 
   // A value as this kernel sees it: computed here, a leaf, materialized by an
@@ -68,7 +69,7 @@ class KernelRunner {
     if (!is_view(n->op))
       fail("internal: @{}: %{} is read by a kernel that does not compute it, and no kernel wrote it", f_.name(), n->name);
     const Array source = value(n->inputs[0]);
-    return local_[n] = evaluate_op(*n, std::span<const Array>(&source, 1));
+    return local_[n] = evaluate_op(*n, std::span<const Array>(&source, 1), parallel_for);
   }
 
   const Program& program_;

@@ -19,16 +19,23 @@ namespace {
 
 // ---- iteration over several strided operands at once ---------------------
 
-// Calls fn(n, offsets) for every index of `shape` in C order, where
-// offsets[k] is the element offset of operand k.
+// Calls fn(n, offsets) for the indices n in [begin, end) of `shape` in C
+// order, where offsets[k] is the element offset of operand k at index n.
 template <typename Fn>
 void for_each_element(const Shape& shape, const std::vector<Strides>& strides, std::vector<int64_t> offsets,
-                      Fn&& fn) {
+                      Fn&& fn, int64_t begin = 0, int64_t end = -1) {
   const int rank = static_cast<int>(shape.size());
   const size_t count = strides.size();
-  const int64_t total = numel(shape);
+  if (end < 0) end = numel(shape);
+  if (begin >= end) return;
   Shape index(rank, 0);
-  for (int64_t n = 0; n < total; ++n) {
+  int64_t remaining = begin;  // unravel begin into an index and offsets
+  for (int d = rank - 1; d >= 0; --d) {
+    index[d] = remaining % shape[d];
+    remaining /= shape[d];
+    for (size_t k = 0; k < count; ++k) offsets[k] += index[d] * strides[k][d];
+  }
+  for (int64_t n = begin; n < end; ++n) {
     fn(n, offsets);
     for (int d = rank - 1; d >= 0; --d) {
       for (size_t k = 0; k < count; ++k) offsets[k] += strides[k][d];
@@ -38,6 +45,9 @@ void for_each_element(const Shape& shape, const std::vector<Strides>& strides, s
     }
   }
 }
+
+// Splits [0, count) into chunks of at least `grain` for `parallel`.
+constexpr int64_t kGrain = 1 << 14;
 
 // Strides that read `a` broadcast to `shape` (right-aligned, stride 0 where stretched).
 Strides broadcast_strides(const Array& a, const Shape& shape) {
@@ -111,7 +121,7 @@ const ScalarKernel& scalar_kernel(Op op) {
   fail("interpreter: no scalar kernel for {}", op_name(op));
 }
 
-Array eval_elementwise(const Node& node, std::span<const Array> in) {
+Array eval_elementwise(const Node& node, std::span<const Array> in, const ParallelFor& parallel) {
   const ScalarKernel& kernel = scalar_kernel(node.op);
   Array out = Array::zeros(node.type.dtype, node.type.shape);
   // The dtype the op computes in: the value operands' dtype (select's
@@ -127,7 +137,7 @@ Array eval_elementwise(const Node& node, std::span<const Array> in) {
   const DType out_dtype = node.type.dtype;
   const int64_t out_size = dtype_size(out_dtype);
   std::byte* dst = out.mutable_at(0);
-  for_each_element(node.type.shape, strides, offsets, [&](int64_t n, const std::vector<int64_t>& off) {
+  auto element = [&](int64_t n, const std::vector<int64_t>& off) {
     if (as_float) {
       double v[3] = {0, 0, 0};
       for (size_t k = 0; k < in.size(); ++k) v[k] = read_double(in[k].at(off[k]), in[k].dtype());
@@ -137,18 +147,21 @@ Array eval_elementwise(const Node& node, std::span<const Array> in) {
       for (size_t k = 0; k < in.size(); ++k) v[k] = read_int(in[k].at(off[k]), in[k].dtype());
       write_int(dst + n * out_size, out_dtype, kernel.on_int(v[0], v[1], v[2]));
     }
+  };
+  parallel(out.numel(), kGrain, [&](int64_t begin, int64_t end) {
+    for_each_element(node.type.shape, strides, offsets, element, begin, end);
   });
   return out;
 }
 
 // ---- shape ops: views where possible -------------------------------------
 
-Array eval_reshape(const Node& node, std::span<const Array> in) {
+Array eval_reshape(const Node& node, std::span<const Array> in, const ParallelFor& parallel) {
   const Array source = in[0].contiguous();
   return source.with_layout(node.type.shape, contiguous_strides(node.type.shape), source.offset());
 }
 
-Array eval_transpose(const Node& node, std::span<const Array> in) {
+Array eval_transpose(const Node& node, std::span<const Array> in, const ParallelFor& parallel) {
   const std::vector<int64_t>& perm = *find_ints(node.attrs, "perm");
   const int rank = in[0].rank();
   Shape shape(rank);
@@ -161,11 +174,11 @@ Array eval_transpose(const Node& node, std::span<const Array> in) {
   return in[0].with_layout(shape, strides, in[0].offset());
 }
 
-Array eval_broadcast(const Node& node, std::span<const Array> in) {
+Array eval_broadcast(const Node& node, std::span<const Array> in, const ParallelFor& parallel) {
   return in[0].with_layout(node.type.shape, broadcast_strides(in[0], node.type.shape), in[0].offset());
 }
 
-Array eval_slice(const Node& node, std::span<const Array> in) {
+Array eval_slice(const Node& node, std::span<const Array> in, const ParallelFor& parallel) {
   const std::vector<int64_t>& starts = *find_ints(node.attrs, "starts");
   const std::vector<int64_t>& ends = *find_ints(node.attrs, "ends");
   const std::vector<int64_t>* steps = find_ints(node.attrs, "steps");
@@ -191,7 +204,7 @@ void copy_into(const Array& src, const Array& dst) {
                    });
 }
 
-Array eval_concat(const Node& node, std::span<const Array> in) {
+Array eval_concat(const Node& node, std::span<const Array> in, const ParallelFor& parallel) {
   Array out = Array::zeros(node.type.dtype, node.type.shape);
   const int axis = *normalize_axis(get_int(node.attrs, "axis"), out.rank());
   int64_t start = 0;
@@ -236,7 +249,7 @@ struct Accumulator {
 };
 
 template <typename Acc>
-void reduce_into(const Node& node, const Array& x, const std::vector<int>& axes, Array& out) {
+void reduce_into(const Node& node, const Array& x, const std::vector<int>& axes, Array& out, const ParallelFor& parallel) {
   Shape kept_shape, reduced_shape;
   Strides kept_strides, reduced_strides;
   for (int d = 0; d < x.rank(); ++d) {
@@ -245,25 +258,29 @@ void reduce_into(const Node& node, const Array& x, const std::vector<int>& axes,
     (reduced ? reduced_strides : kept_strides).push_back(x.strides()[d]);
   }
   const int64_t out_size = dtype_size(out.dtype());
-  for_each_offset(kept_shape, kept_strides, x.offset(), [&](int64_t n, int64_t base) {
+  auto row = [&](int64_t n, const std::vector<int64_t>& base) {
     Accumulator<Acc> acc(node.op);
-    for_each_offset(reduced_shape, reduced_strides, base, [&](int64_t, int64_t off) {
+    for_each_offset(reduced_shape, reduced_strides, base[0], [&](int64_t, int64_t off) {
       if constexpr (std::is_floating_point_v<Acc>) acc.add(read_double(x.at(off), x.dtype()));
       else acc.add(read_int(x.at(off), x.dtype()));
     });
     std::byte* dst = out.mutable_at(0) + n * out_size;
     if constexpr (std::is_floating_point_v<Acc>) write_double(dst, out.dtype(), static_cast<double>(acc.result()));
     else write_int(dst, out.dtype(), acc.result());
+  };
+  const int64_t row_length = std::max<int64_t>(numel(reduced_shape), 1);
+  parallel(numel(kept_shape), std::max<int64_t>(1, kGrain / row_length), [&](int64_t begin, int64_t end) {
+    for_each_element(kept_shape, {kept_strides}, {x.offset()}, row, begin, end);
   });
 }
 
-Array eval_reduce(const Node& node, std::span<const Array> in) {
+Array eval_reduce(const Node& node, std::span<const Array> in, const ParallelFor& parallel) {
   Array out = Array::zeros(node.type.dtype, node.type.shape);
   const std::vector<int> axes = reduction_axes(node.attrs, in[0].rank());
   switch (in[0].dtype()) {
-    case DType::f32: reduce_into<double>(node, in[0], axes, out); break;
-    case DType::f64: reduce_into<long double>(node, in[0], axes, out); break;
-    default: reduce_into<int64_t>(node, in[0], axes, out); break;
+    case DType::f32: reduce_into<double>(node, in[0], axes, out, parallel); break;
+    case DType::f64: reduce_into<long double>(node, in[0], axes, out, parallel); break;
+    default: reduce_into<int64_t>(node, in[0], axes, out, parallel); break;
   }
   return out;
 }
@@ -285,7 +302,7 @@ std::vector<Acc> dense_matrix(const Array& a, int64_t offset, int64_t rows, int6
 }
 
 template <typename Acc>
-void matmul_into(const Array& a_in, const Array& b_in, Array& out) {
+void matmul_into(const Array& a_in, const Array& b_in, Array& out, const ParallelFor& parallel) {
   // Give vectors their matrix form: [k] -> [1,k] on the left, [k,1] on the right.
   Array a = a_in.rank() == 1 ? a_in.with_layout({1, a_in.shape()[0]}, {0, a_in.strides()[0]}, a_in.offset()) : a_in;
   Array b = b_in.rank() == 1 ? b_in.with_layout({b_in.shape()[0], 1}, {b_in.strides()[0], 0}, b_in.offset()) : b_in;
@@ -297,8 +314,7 @@ void matmul_into(const Array& a_in, const Array& b_in, Array& out) {
     return broadcast_strides(head, batch);
   };
   const int64_t out_size = dtype_size(out.dtype());
-  for_each_element(batch, {batch_strides(a), batch_strides(b)}, {a.offset(), b.offset()},
-                   [&](int64_t index, const std::vector<int64_t>& off) {
+  auto one_matrix = [&](int64_t index, const std::vector<int64_t>& off) {
     const auto A = dense_matrix<Acc>(a, off[0], m, k, a.strides()[a.rank() - 2], a.strides()[a.rank() - 1]);
     const auto B = dense_matrix<Acc>(b, off[1], k, n, b.strides()[b.rank() - 2], b.strides()[b.rank() - 1]);
     std::vector<Acc> C(static_cast<size_t>(m * n), Acc{0});
@@ -315,6 +331,10 @@ void matmul_into(const Array& a_in, const Array& b_in, Array& out) {
       if constexpr (std::is_floating_point_v<Acc>) write_double(dst + e * out_size, out.dtype(), static_cast<double>(C[e]));
       else write_int(dst + e * out_size, out.dtype(), C[e]);
     }
+  };
+  const int64_t matrix_work = std::max<int64_t>(m * n * k, 1);
+  parallel(numel(batch), std::max<int64_t>(1, kGrain / matrix_work), [&](int64_t begin, int64_t end) {
+    for_each_element(batch, {batch_strides(a), batch_strides(b)}, {a.offset(), b.offset()}, one_matrix, begin, end);
   });
 }
 
@@ -328,22 +348,22 @@ Array matmul_operand(const Node& node, const Array& a, std::string_view flag) {
   return a.with_layout(shape, strides, a.offset());
 }
 
-Array eval_matmul(const Node& node, std::span<const Array> in) {
+Array eval_matmul(const Node& node, std::span<const Array> in, const ParallelFor& parallel) {
   Array out = Array::zeros(node.type.dtype, node.type.shape);
   const Array a = matmul_operand(node, in[0], "transpose_a"), b = matmul_operand(node, in[1], "transpose_b");
   switch (a.dtype()) {
-    case DType::f32: matmul_into<double>(a, b, out); break;
-    case DType::f64: matmul_into<long double>(a, b, out); break;
-    default: matmul_into<int64_t>(a, b, out); break;
+    case DType::f32: matmul_into<double>(a, b, out, parallel); break;
+    case DType::f64: matmul_into<long double>(a, b, out, parallel); break;
+    default: matmul_into<int64_t>(a, b, out, parallel); break;
   }
   return out;
 }
 
 // ---- dispatch by type rule -------------------------------------------------
 
-using EvalFn = Array (*)(const Node&, std::span<const Array>);
+using EvalFn = Array (*)(const Node&, std::span<const Array>, const ParallelFor&);
 
-Array eval_leaf(const Node& node, std::span<const Array>) {
+Array eval_leaf(const Node& node, std::span<const Array>, const ParallelFor&) {
   fail("interpreter: %{} is a leaf and is not evaluated", node.name);
 }
 
@@ -375,8 +395,10 @@ Array constant_value(const Program& program, const Function& f, const Node& node
   return it->second;
 }
 
-Array evaluate_op(const Node& node, std::span<const Array> operands) {
-  return kEvalByRule[static_cast<int>(op_info(node.op).rule)](node, operands);
+void run_serially(int64_t count, int64_t, const std::function<void(int64_t, int64_t)>& body) { body(0, count); }
+
+Array evaluate_op(const Node& node, std::span<const Array> operands, const ParallelFor& parallel) {
+  return kEvalByRule[static_cast<int>(op_info(node.op).rule)](node, operands, parallel ? parallel : ParallelFor(run_serially));
 }
 
 std::vector<Array> interpret(const Program& program, const Function& f, const std::vector<Array>& inputs) {
@@ -398,7 +420,7 @@ std::vector<Array> interpret(const Program& program, const Function& f, const st
     }
     std::vector<Array> operands;
     for (const Node* input : node->inputs) operands.push_back(values.at(input));
-    values[node.get()] = evaluate_op(*node, operands);
+    values[node.get()] = evaluate_op(*node, operands, {});
   }
   std::vector<Array> results;
   for (const Node* r : f.results()) results.push_back(values.at(r));

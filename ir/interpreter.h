@@ -7,6 +7,7 @@
 // NumPy (maximum/minimum and max/min propagate NaN); denormals are kept.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -21,8 +22,14 @@ namespace tj {
 std::vector<Array> interpret(const Program& program, const Function& function,
                              const std::vector<Array>& inputs);
 
+// How the interpreter runs independent work in parallel: call body(begin,
+// end) on chunks covering [0, count), each of at least `grain` items where
+// possible, and return when all are done. The runtime supplies its thread
+// pool (ir/ knows nothing of threads); empty means serial.
+using ParallelFor = std::function<void(int64_t count, int64_t grain, const std::function<void(int64_t, int64_t)>& body)>;
+
 // One statement (not a leaf) applied to operand values; shape ops give views.
-Array evaluate_op(const Node& node, std::span<const Array> operands);
+Array evaluate_op(const Node& node, std::span<const Array> operands, const ParallelFor& parallel);
 
 // The value of a `const` node: a zero-stride splat, or its bound tensor data.
 Array constant_value(const Program& program, const Function& function, const Node& node);

@@ -39,7 +39,7 @@ Node* fold_constants(Rewriter& r, Node* n) {
   }
   Node scalar_node = *n;
   scalar_node.type.shape = {};
-  const Array result = evaluate_op(scalar_node, operands);
+  const Array result = evaluate_op(scalar_node, operands, {});
   const double value = is_float(n->type.dtype) ? read_double(result.at(0), n->type.dtype)
                                                 : static_cast<double>(read_int(result.at(0), n->type.dtype));
   return r.splat(n->type, value);

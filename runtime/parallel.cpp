@@ -1,0 +1,154 @@
+// The built-in thread pool behind parallel_for.
+#include "runtime/parallel.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tj {
+
+namespace {
+
+thread_local bool inside_pool_task = false;  // nested parallel_for runs inline: no deadlock
+
+int default_threads() {
+  if (const char* env = std::getenv("TJ_NUM_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads) {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  }
+  ~ThreadPool() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+  int threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  void run(int64_t count, int64_t grain, const RangeBody& body) {
+    const int64_t chunks = std::min<int64_t>(threads(), (count + grain - 1) / grain);
+    if (chunks <= 1 || inside_pool_task) {
+      body(0, count);
+      return;
+    }
+    const int64_t step = (count + chunks - 1) / chunks;
+    std::mutex done_mutex;
+    std::condition_variable done;
+    int64_t remaining = chunks - 1;
+    std::exception_ptr error;
+    auto run_chunk = [&](int64_t begin) {
+      try {
+        body(begin, std::min(count, begin + step));
+      } catch (...) {
+        std::lock_guard lock(done_mutex);
+        if (!error) error = std::current_exception();
+      }
+    };
+    {
+      std::lock_guard lock(mutex_);
+      for (int64_t c = 1; c < chunks; ++c)
+        queue_.push_back([&, begin = c * step] {
+          run_chunk(begin);
+          std::lock_guard done_lock(done_mutex);
+          if (--remaining == 0) done.notify_one();
+        });
+    }
+    wake_.notify_all();
+    inside_pool_task = true;
+    run_chunk(0);
+    inside_pool_task = false;
+    std::unique_lock lock(done_mutex);
+    done.wait(lock, [&] { return remaining == 0; });
+    if (error) std::rethrow_exception(error);
+  }
+
+ private:
+  void work() {
+    inside_pool_task = true;
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (stopping_ && queue_.empty()) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::deque<std::function<void()>> queue_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+};
+
+struct Settings {
+  std::mutex mutex;
+  int threads = 0;  // 0: not chosen yet
+  std::shared_ptr<ThreadPool> pool;
+  ParallelForImpl custom;
+};
+
+Settings& settings() {
+  static Settings s;
+  return s;
+}
+
+}  // namespace
+
+void set_num_threads(int threads) {
+  Settings& s = settings();
+  std::lock_guard lock(s.mutex);
+  s.threads = threads > 0 ? threads : default_threads();
+  s.pool.reset();  // rebuilt at the next use; running calls keep the old one alive
+}
+
+int num_threads() {
+  Settings& s = settings();
+  std::lock_guard lock(s.mutex);
+  return s.threads > 0 ? s.threads : default_threads();
+}
+
+void set_parallel_for(ParallelForImpl impl) {
+  Settings& s = settings();
+  std::lock_guard lock(s.mutex);
+  s.custom = std::move(impl);
+}
+
+void parallel_for(int64_t count, int64_t grain, const RangeBody& body) {
+  if (count <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  std::shared_ptr<ThreadPool> pool;
+  ParallelForImpl custom;
+  {
+    Settings& s = settings();
+    std::lock_guard lock(s.mutex);
+    custom = s.custom;
+    if (!custom) {
+      if (s.threads == 0) s.threads = default_threads();
+      if (!s.pool) s.pool = std::make_shared<ThreadPool>(s.threads);
+      pool = s.pool;
+    }
+  }
+  if (custom) return custom(count, grain, body);
+  pool->run(count, grain, body);
+}
+
+}  // namespace tj

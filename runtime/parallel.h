@@ -1,0 +1,27 @@
+// Threads (design §6): one pool and parallel_for. Work under the grain runs
+// inline; the thread count is a runtime setting (set_num_threads or the
+// TJ_NUM_THREADS environment variable, default: the hardware's), never
+// baked into code. An embedding application may install its own
+// parallel_for, which then runs all of tensorjit's parallel work.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace tj {
+
+using RangeBody = std::function<void(int64_t begin, int64_t end)>;
+using ParallelForImpl = std::function<void(int64_t count, int64_t grain, const RangeBody& body)>;
+
+// Calls body on chunks that cover [0, count), each of at least `grain` items
+// (except the last), possibly at the same time; returns when all are done.
+// The first exception a chunk throws is rethrown here.
+void parallel_for(int64_t count, int64_t grain, const RangeBody& body);
+
+void set_num_threads(int threads);  // 0: the hardware's thread count
+int num_threads();
+
+// Installs the application's parallel_for; an empty function restores the pool.
+void set_parallel_for(ParallelForImpl impl);
+
+}  // namespace tj

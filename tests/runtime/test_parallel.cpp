@@ -1,0 +1,75 @@
+// parallel_for: chunks cover the range exactly once, grains are respected,
+// exceptions reach the caller, nesting runs inline, the thread count is a
+// runtime setting, and an application's own parallel_for replaces the pool.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "runtime/parallel.h"
+
+TEST(Parallel, CoversTheRangeOnce) {
+  tj::set_num_threads(4);
+  for (int64_t count : {0, 1, 7, 1000, 100003}) {
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(count));
+    tj::parallel_for(count, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) hits[i]++;
+    });
+    for (int64_t i = 0; i < count; ++i) ASSERT_EQ(hits[i].load(), 1) << count << " " << i;
+  }
+  tj::set_num_threads(0);
+}
+
+TEST(Parallel, SmallWorkRunsInlineOnTheCaller) {
+  tj::set_num_threads(4);
+  std::set<std::thread::id> threads;
+  tj::parallel_for(100, 1000, [&](int64_t, int64_t) { threads.insert(std::this_thread::get_id()); });
+  EXPECT_EQ(threads, std::set<std::thread::id>{std::this_thread::get_id()});
+  tj::set_num_threads(0);
+}
+
+TEST(Parallel, UsesSeveralThreadsAndRethrows) {
+  tj::set_num_threads(3);
+  EXPECT_EQ(tj::num_threads(), 3);
+  std::mutex m;
+  std::set<std::thread::id> threads;
+  tj::parallel_for(3000, 1, [&](int64_t, int64_t) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::lock_guard lock(m);
+    threads.insert(std::this_thread::get_id());
+  });
+  EXPECT_EQ(threads.size(), 3u);
+  EXPECT_THROW(tj::parallel_for(3000, 1, [](int64_t begin, int64_t) {
+                 if (begin > 0) throw std::runtime_error("chunk failed");
+               }),
+               std::runtime_error);
+  tj::set_num_threads(0);
+}
+
+TEST(Parallel, NestedCallsRunInline) {
+  tj::set_num_threads(2);
+  std::atomic<int64_t> total = 0;
+  tj::parallel_for(4, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      tj::parallel_for(100, 1, [&](int64_t b, int64_t e) { total += e - b; });
+  });
+  EXPECT_EQ(total.load(), 400);
+  tj::set_num_threads(0);
+}
+
+TEST(Parallel, ApplicationCanInstallItsOwn) {
+  std::atomic<int> calls = 0;
+  tj::set_parallel_for([&](int64_t count, int64_t, const tj::RangeBody& body) {
+    ++calls;
+    body(0, count);
+  });
+  int64_t covered = 0;
+  tj::parallel_for(10, 1, [&](int64_t begin, int64_t end) { covered += end - begin; });
+  tj::set_parallel_for({});
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(covered, 10);
+}
