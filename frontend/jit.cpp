@@ -1,0 +1,175 @@
+// tj::jit: per-signature tracing, compilation and the thread-safe LRU cache.
+#include <chrono>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "codegen/interp_executor.h"
+#include "frontend/jit_state.h"
+#include "frontend/tensor_impl.h"
+#include "ir/error.h"
+#include "ir/parser.h"
+#include "ir/printer.h"
+#include "ir/verifier.h"
+#include "passes/pipeline.h"
+
+namespace tj {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
+
+// Backends this build has; the others say that they are not built yet.
+void check_backend(const std::string& backend) {
+  if (backend == "auto" || backend == "interp") return;
+  if (backend == "llvm" || backend == "xbyak") fail("jit: the {} backend is not built yet; use \"auto\" or \"interp\"", backend);
+  fail("jit: unknown backend '{}' (auto, interp, llvm, xbyak)", backend);
+}
+
+std::string why_missed(const std::vector<std::string>& before, const std::vector<std::string>& now) {
+  if (before.empty()) return "first call";
+  std::vector<std::string> changes;
+  for (size_t i = 0; i < now.size(); ++i)
+    if (i >= before.size() || before[i] != now[i]) changes.push_back(fmt::format("input {}: {} -> {}", i, i < before.size() ? before[i] : "none", now[i]));
+  return changes.empty() ? "a signature seen before but evicted from the cache" : fmt::format("{}", fmt::join(changes, "; "));
+}
+
+Program clone(const Program& program) {
+  Program copy = parse_program(print_program(program), "traced");
+  copy.constant_data = program.constant_data;
+  return copy;
+}
+
+std::shared_ptr<const CompiledProgram> compile(const JitState& state, const std::vector<Tensor>& inputs, std::string signature) {
+  auto compiled = std::make_shared<CompiledProgram>();
+  compiled->signature = std::move(signature);
+  const auto trace_start = Clock::now();
+  auto tracer = std::make_shared<Tracer>();
+  {
+    Tracer::Scope scope(tracer);
+    std::vector<Tensor> params;
+    for (const Tensor& t : inputs) params.push_back(tracer->add_param({t.dtype(), t.shape()}));
+    const std::vector<Tensor> outputs = state.body(params);
+    if (outputs.empty()) fail("jit: the function returned no tensors");
+    std::vector<Node*> results;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      if (!outputs[i].defined()) fail("jit: result {} is an undefined tensor", i);
+      const auto& impl = outputs[i].impl();
+      if (impl->tracer && impl->tracer != tracer) fail("jit: result {} belongs to another trace", i);
+      results.push_back(impl->tracer ? impl->node : tracer->capture(outputs[i]));
+    }
+    tracer->function().set_results(results);
+  }
+  verify(tracer->program());
+  compiled->trace_ms = ms_since(trace_start);
+  compiled->traced = clone(tracer->program());
+  compiled->optimized = std::move(tracer->program());
+  const auto passes_start = Clock::now();
+  run_pipeline(compiled->optimized, {.fuse = state.options.fuse});
+  compiled->passes_ms = ms_since(passes_start);
+  return compiled;
+}
+
+}  // namespace
+
+std::string describe_input(const Tensor& t) {
+  const std::string type = type_to_string({t.dtype(), t.shape()});
+  const Array& a = t.array();
+  return a.is_contiguous() ? type + " contiguous" : fmt::format("{} strides {}", type, shape_to_string(a.strides()));
+}
+
+std::shared_ptr<const CompiledProgram> JitState::lookup(const std::vector<Tensor>& inputs) {
+  std::vector<std::string> parts;
+  for (const Tensor& t : inputs) parts.push_back(describe_input(t));
+  const std::string key = fmt::format("{}|{}|{}", fmt::join(parts, ", "), options.backend, options.fuse);
+
+  std::promise<std::shared_ptr<const CompiledProgram>> promise;
+  std::shared_future<std::shared_ptr<const CompiledProgram>> ready;
+  bool compile_here = false;
+  {
+    std::lock_guard lock(mutex);
+    last_signature.swap(parts);  // `parts` now holds the previous signature
+    if (auto it = cache.find(key); it != cache.end()) {
+      ++stats.hits;
+      recency.splice(recency.begin(), recency, it->second.recency);
+      ready = it->second.ready;
+    } else {
+      ++stats.misses;
+      compile_here = true;
+      stats.last_miss = why_missed(parts, last_signature);
+      ready = promise.get_future().share();
+      recency.push_front(key);
+      cache[key] = Entry{ready, recency.begin()};
+      // Evict the least recently used finished compiles beyond the capacity.
+      for (auto victim = std::prev(recency.end()); cache.size() > std::max<size_t>(options.cache_capacity, 1) && victim != recency.begin();) {
+        auto entry = cache.find(*victim);
+        auto previous = std::prev(victim);
+        if (entry->second.ready.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+          cache.erase(entry);
+          recency.erase(victim);
+          ++stats.evictions;
+        }
+        victim = previous;
+      }
+      stats.cached = cache.size();
+    }
+  }
+  if (!compile_here) return ready.get();
+
+  // This thread compiles; others asking for the same key wait on `ready`.
+  const auto start = Clock::now();
+  try {
+    std::shared_ptr<const CompiledProgram> compiled = compile(*this, inputs, key);
+    promise.set_value(compiled);
+    std::lock_guard lock(mutex);
+    ++stats.compiles;
+    stats.compile_ms += ms_since(start);
+    return compiled;
+  } catch (...) {
+    promise.set_exception(std::current_exception());
+    std::lock_guard lock(mutex);
+    if (auto it = cache.find(key); it != cache.end() && it->second.ready.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      recency.erase(it->second.recency);
+      cache.erase(it);  // the next call traces again
+      stats.cached = cache.size();
+    }
+    throw;
+  }
+}
+
+std::vector<Tensor> run_compiled(const CompiledProgram& compiled, const std::vector<Tensor>& inputs) {
+  std::vector<Array> arrays;
+  for (const Tensor& t : inputs) arrays.push_back(t.array());
+  const Function& f = compiled.optimized.functions.front();
+  std::vector<Tensor> outputs;
+  for (Array& a : run_kernels_interpreted(compiled.optimized, f, arrays)) outputs.push_back(Tensor::from_array(std::move(a)));
+  return outputs;
+}
+
+namespace detail {
+
+JitCore::JitCore(Body body, JitOptions options) : state_(std::make_shared<JitState>()) {
+  check_backend(options.backend);
+  state_->body = std::move(body);
+  state_->options = std::move(options);
+}
+
+std::vector<Tensor> JitCore::call(const std::vector<Tensor>& inputs) const {
+  bool traced = false;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined()) fail("jit: input {} is an undefined tensor", i);
+    traced = traced || inputs[i].is_traced();
+  }
+  if (traced) return state_->body(inputs);  // called inside another trace: inline
+  return run_compiled(*state_->lookup(inputs), inputs);
+}
+
+JitStats JitCore::stats() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->stats;
+}
+
+}  // namespace detail
+
+}  // namespace tj
