@@ -81,8 +81,8 @@ const ScalarKernel kScalarKernels[] = {
     {Op::neg, [](double a, double, double) { return -a; }, [](int64_t a, int64_t, int64_t) { return wrap_neg(a); }},
     {Op::abs, [](double a, double, double) { return std::fabs(a); },
      [](int64_t a, int64_t, int64_t) { return a < 0 ? wrap_neg(a) : a; }},
-    // relu keeps NaN (torch.relu(nan) is nan)
-    {Op::relu, [](double a, double, double) { return std::isnan(a) ? a : (a > 0 ? a : 0.0); },
+    // relu as torch.relu: x unless x < 0, so NaN stays NaN and -0 stays -0
+    {Op::relu, [](double a, double, double) { return a < 0 ? 0.0 : a; },
      [](int64_t a, int64_t, int64_t) { return a > 0 ? a : int64_t{0}; }},
     {Op::exp, [](double a, double, double) { return std::exp(a); }, nullptr},
     {Op::log, [](double a, double, double) { return std::log(a); }, nullptr},
@@ -221,6 +221,7 @@ template <typename Acc>
 struct Accumulator {
   Op op;
   Acc value;
+  Acc compensation{0};  // Neumaier's running error of a float sum
   int64_t count = 0;
 
   explicit Accumulator(Op o) : op(o), value(initial(o)) {}
@@ -239,12 +240,18 @@ struct Accumulator {
     }
     if (op == Op::max) value = v > value ? v : value;
     else if (op == Op::min) value = v < value ? v : value;
-    else if constexpr (std::is_floating_point_v<Acc>) value += v;
+    else if constexpr (std::is_floating_point_v<Acc>) add_compensated(v);
     else value = wrap_add(value, v);
   }
+  void add_compensated(Acc v) {
+    const Acc sum = value + v;
+    if (std::isfinite(sum)) compensation += std::fabs(value) >= std::fabs(v) ? (value - sum) + v : (v - sum) + value;
+    value = sum;
+  }
+  Acc total() const { return std::isfinite(value) ? value + compensation : value; }
   Acc result() const {
-    if (op == Op::mean) return count == 0 ? std::numeric_limits<Acc>::quiet_NaN() : value / static_cast<Acc>(count);
-    return value;
+    if (op == Op::mean) return count == 0 ? std::numeric_limits<Acc>::quiet_NaN() : total() / static_cast<Acc>(count);
+    return op == Op::sum ? total() : value;
   }
 };
 
@@ -279,7 +286,7 @@ Array eval_reduce(const Node& node, std::span<const Array> in, const ParallelFor
   const std::vector<int> axes = reduction_axes(node.attrs, in[0].rank());
   switch (in[0].dtype()) {
     case DType::f32: reduce_into<double>(node, in[0], axes, out, parallel); break;
-    case DType::f64: reduce_into<long double>(node, in[0], axes, out, parallel); break;
+    case DType::f64: reduce_into<double>(node, in[0], axes, out, parallel); break;
     default: reduce_into<int64_t>(node, in[0], axes, out, parallel); break;
   }
   return out;
@@ -353,7 +360,7 @@ Array eval_matmul(const Node& node, std::span<const Array> in, const ParallelFor
   const Array a = matmul_operand(node, in[0], "transpose_a"), b = matmul_operand(node, in[1], "transpose_b");
   switch (a.dtype()) {
     case DType::f32: matmul_into<double>(a, b, out, parallel); break;
-    case DType::f64: matmul_into<long double>(a, b, out, parallel); break;
+    case DType::f64: matmul_into<double>(a, b, out, parallel); break;
     default: matmul_into<int64_t>(a, b, out, parallel); break;
   }
   return out;

@@ -2,8 +2,10 @@
 // slow and obviously right. Float ops compute in double and round once to
 // the result dtype (so + - * / sqrt are exactly IEEE float32 results, and
 // transcendental functions are within an ulp of correctly rounded);
-// reductions and matmul accumulate in a wider type (f32 in double, f64 in
-// long double, integers in wrapping int64); NaN and Inf follow IEEE and
+// reductions and matmul accumulate f32 in double and integers in wrapping
+// int64; f64 accumulates in double (so that, as in NumPy and torch, an
+// intermediate beyond the double range gives Inf), its sums compensated
+// (Neumaier) for accuracy; NaN and Inf follow IEEE and
 // NumPy (maximum/minimum and max/min propagate NaN); denormals are kept.
 #pragma once
 

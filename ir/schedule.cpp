@@ -46,7 +46,7 @@ Node* reshaped_result_source(Node* result) {
 std::set<const Node*> result_writers(const Function& f) {
   std::set<const Node*> writers;
   for (Node* r : f.results()) {
-    if (is_compute(r->op)) writers.insert(r);
+    writers.insert(r);  // computed, or copied out by a copy kernel
     if (Node* source = reshaped_result_source(r)) writers.insert(source);
   }
   return writers;

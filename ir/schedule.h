@@ -37,7 +37,8 @@ Node* view_source(Node* value);
 // new shape for it. Returns that statement, or nullptr.
 Node* reshaped_result_source(Node* result);
 
-// The statements whose kernels write result buffers (not the arena).
+// The values whose kernels write result buffers (not the arena): every
+// result, and the writer of each reshaped result.
 std::set<const Node*> result_writers(const Function& function);
 
 // The kernels of `function` in an order that respects dependences.
