@@ -85,11 +85,10 @@ std::string JitCore::explain(const std::vector<Tensor>& inputs) const {
 
   std::string text = fmt::format("tensorjit explain: {} kernel{} for inputs ({})\n", kernels.size(), kernels.size() == 1 ? "" : "s",
                                  compiled->signature.substr(0, compiled->signature.find('|')));
-  text += fmt::format("backend: {} -> the reference interpreter runs each fused kernel ({} threads); "
-                      "ISA and vector width: not available yet (no machine-code backend is built)\n",
-                      state_->options.backend, num_threads());
-  text += fmt::format("compile: {:.3f} ms (trace {:.3f} ms, passes {:.3f} ms, codegen: none yet)\n",
+  text += fmt::format("backend: {}, {} threads\n", state_->options.backend, num_threads());
+  text += fmt::format("compile: {:.3f} ms (trace {:.3f} ms, passes {:.3f} ms; kernels compile at their first run)\n",
                       compiled->trace_ms + compiled->passes_ms, compiled->trace_ms, compiled->passes_ms);
+  const std::vector<std::string> code = compiled->executable->describe();
   int64_t total_bytes = 0;
   for (size_t k = 0; k < kernels.size(); ++k) {
     const Kernel& kernel = kernels[k];
@@ -99,7 +98,8 @@ std::string JitCore::explain(const std::vector<Tensor>& inputs) const {
     total_bytes += bytes;
     constexpr std::string_view kKinds[] = {"elementwise", "reduce", "matmul", "copy"};
     text += fmt::format("kernel {} ({}): fuses {}\n", k, kKinds[static_cast<int>(kernel.kind)], names(kernel.nodes));
-    text += fmt::format("  moves {} bytes; thread split: the outer loop of each op across the pool\n", bytes);
+    text += fmt::format("  code: {}\n", code[k]);
+    text += fmt::format("  moves {} bytes; threads split its rows (or elements) into chunks of about 32K elements\n", bytes);
     for (const std::string& reason : unfused_neighbours(kernels, k)) text += "  not fused with " + reason + "\n";
   }
   const MemoryPlan plan = memory_plan(f);

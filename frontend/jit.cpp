@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "codegen/interp_executor.h"
 #include "frontend/jit_state.h"
 #include "frontend/tensor_impl.h"
 #include "ir/error.h"
@@ -20,12 +19,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
 
-// Backends this build has; the others say that they are not built yet.
-void check_backend(const std::string& backend) {
-  if (backend == "auto" || backend == "interp") return;
-  if (backend == "llvm" || backend == "xbyak") fail("jit: the {} backend is not built yet; use \"auto\" or \"interp\"", backend);
-  fail("jit: unknown backend '{}' (auto, interp, llvm, xbyak)", backend);
-}
 
 std::string why_missed(const std::vector<std::string>& before, const std::vector<std::string>& now) {
   if (before.empty()) return "first call";
@@ -68,6 +61,8 @@ std::shared_ptr<const CompiledProgram> compile(const JitState& state, const std:
   const auto passes_start = Clock::now();
   run_pipeline(compiled->optimized, {.fuse = state.options.fuse});
   compiled->passes_ms = ms_since(passes_start);
+  compiled->executable = std::make_unique<Executable>(compiled->optimized, compiled->optimized.functions.front(),
+                                                      parse_backend(state.options.backend));
   return compiled;
 }
 
@@ -141,16 +136,15 @@ std::shared_ptr<const CompiledProgram> JitState::lookup(const std::vector<Tensor
 std::vector<Tensor> run_compiled(const CompiledProgram& compiled, const std::vector<Tensor>& inputs) {
   std::vector<Array> arrays;
   for (const Tensor& t : inputs) arrays.push_back(t.array());
-  const Function& f = compiled.optimized.functions.front();
   std::vector<Tensor> outputs;
-  for (Array& a : run_kernels_interpreted(compiled.optimized, f, arrays)) outputs.push_back(Tensor::from_array(std::move(a)));
+  for (Array& a : compiled.executable->run(arrays)) outputs.push_back(Tensor::from_array(std::move(a)));
   return outputs;
 }
 
 namespace detail {
 
 JitCore::JitCore(Body body, JitOptions options) : state_(std::make_shared<JitState>()) {
-  check_backend(options.backend);
+  parse_backend(options.backend);  // an unknown or unbuilt backend fails here, not at the first call
   state_->body = std::move(body);
   state_->options = std::move(options);
 }

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "codegen/executor.h"
 #include "ir/graph.h"
 #include "tensorjit/jit.h"
 
@@ -16,6 +17,7 @@ namespace tj {
 struct CompiledProgram {
   Program traced;     // the graph as traced, the reference for explain
   Program optimized;  // after the pass pipeline; what runs
+  std::unique_ptr<Executable> executable;  // runs `optimized`; kernels compile on first use
   std::string signature;
   double trace_ms = 0, passes_ms = 0;
 };

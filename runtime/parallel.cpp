@@ -46,34 +46,41 @@ class ThreadPool {
       return;
     }
     const int64_t step = (count + chunks - 1) / chunks;
-    std::mutex done_mutex;
-    std::condition_variable done;
-    int64_t remaining = chunks - 1;
-    std::exception_ptr error;
-    auto run_chunk = [&](int64_t begin) {
+    // Shared with the tasks, so that a worker finishing the last chunk never
+    // touches this frame after the caller has returned.
+    struct Completion {
+      std::mutex mutex;
+      std::condition_variable done;
+      int64_t remaining;
+      std::exception_ptr error;
+    };
+    auto completion = std::make_shared<Completion>();
+    completion->remaining = chunks - 1;
+    auto run_chunk = [&body, count, step](Completion& c, int64_t begin) {
       try {
         body(begin, std::min(count, begin + step));
       } catch (...) {
-        std::lock_guard lock(done_mutex);
-        if (!error) error = std::current_exception();
+        std::lock_guard lock(c.mutex);
+        if (!c.error) c.error = std::current_exception();
       }
     };
     {
       std::lock_guard lock(mutex_);
       for (int64_t c = 1; c < chunks; ++c)
-        queue_.push_back([&, begin = c * step] {
-          run_chunk(begin);
-          std::lock_guard done_lock(done_mutex);
-          if (--remaining == 0) done.notify_one();
+        queue_.push_back([completion, run_chunk, begin = c * step] {
+          run_chunk(*completion, begin);
+          std::lock_guard done_lock(completion->mutex);
+          if (--completion->remaining == 0) completion->done.notify_one();
         });
     }
     wake_.notify_all();
+    const bool was_inside = inside_pool_task;
     inside_pool_task = true;
-    run_chunk(0);
-    inside_pool_task = false;
-    std::unique_lock lock(done_mutex);
-    done.wait(lock, [&] { return remaining == 0; });
-    if (error) std::rethrow_exception(error);
+    run_chunk(*completion, 0);
+    inside_pool_task = was_inside;
+    std::unique_lock lock(completion->mutex);
+    completion->done.wait(lock, [&] { return completion->remaining == 0; });
+    if (completion->error) std::rethrow_exception(completion->error);
   }
 
  private:

@@ -18,7 +18,7 @@
 
 #include <fmt/format.h>
 
-#include "codegen/interp_executor.h"
+#include "codegen/executor.h"
 #include "ir/error.h"
 #include "ir/interpreter.h"
 #include "ir/parser.h"
@@ -68,8 +68,8 @@ struct BackendEntry {
 };
 constexpr BackendEntry kBackends[] = {
     {"interp", ""},
-    {"auto", ""},  // the best available backend: the fused program on the interpreter until the compilers land
-    {"llvm", "the LLVM backend is not built yet"},
+    {"auto", ""},  // the best available backend: llvm until xbyak lands
+    {"llvm", ""},
     {"xbyak", "the xbyak backend is not built yet"},
 };
 
@@ -198,14 +198,15 @@ int run(const Options& o) {
   for (const auto& [name, path] : o.inputs)
     if (!known.contains(name)) fail("--input {}: @{} has no parameter or tensor constant named '{}'", name, f.name(), name);
 
-  // interp is the reference: the program as written. auto runs the optimized,
-  // fused program kernel by kernel.
+  // interp is the reference: the program as written. auto and llvm run the
+  // optimized, fused program kernel by kernel, as machine code where codegen
+  // supports the kernel.
   std::vector<Array> results;
   if (o.backend == "interp") {
     results = interpret(program, f, inputs);
   } else {
     run_pipeline(program, PipelineOptions{.fuse = o.fuse});
-    results = run_kernels_interpreted(program, *program.find_function(f.name()), inputs);
+    results = Executable(program, *program.find_function(f.name()), parse_backend(o.backend)).run(inputs);
   }
   if (o.out_dir) std::filesystem::create_directories(*o.out_dir);
   for (size_t i = 0; i < results.size(); ++i) {

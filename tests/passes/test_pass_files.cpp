@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "codegen/interp_executor.h"
+#include "codegen/executor.h"
 #include "ir/error.h"
 #include "ir/interpreter.h"
 #include "ir/parser.h"
@@ -86,7 +86,7 @@ void expect_passes_preserve_results(const std::string& text, const std::vector<s
     for (const tj::Node* p : f.params()) inputs.push_back(tj::random_array(p->type, seed++));
     const std::vector<tj::Array> expected = tj::interpret(reference, f, inputs);
     const std::vector<tj::Array> got =
-        tj::run_kernels_interpreted(optimized, *optimized.find_function(f.name()), inputs);
+        tj::Executable(optimized, *optimized.find_function(f.name()), tj::Backend::interp).run(inputs);
     ASSERT_EQ(expected.size(), got.size());
     for (size_t i = 0; i < expected.size(); ++i)
       expect_same_values(expected[i], got[i], name + " @" + f.name() + " result " + std::to_string(i));

@@ -173,15 +173,26 @@ TEST_F(Cli, UsageErrorsExitWithTwo) {
 }
 
 TEST_F(Cli, UnbuiltBackendIsRefused) {
-  const Outcome r = run({"run", kStats, "--random", "1", "--backend", "llvm"});
+  const Outcome r = run({"run", kStats, "--random", "1", "--backend", "xbyak"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("not built yet"), std::string::npos) << r.err;
 }
 
-TEST_F(Cli, InterpreterBackendRuns) {
-  const Outcome r = run({"run", kStats, "--random", "1", "--backend", "interp"});
+TEST_F(Cli, InterpreterAndLlvmBackendsRun) {
+  for (const char* backend : {"interp", "llvm", "auto"}) {
+    const Outcome r = run({"run", kStats, "--random", "1", "--backend", backend});
+    EXPECT_EQ(r.exit_code, 0) << backend << ": " << r.err;
+    EXPECT_NE(r.out.find("out3: f32[6,6]"), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(Cli, OptPrintsKernelsLast) {
+  const Outcome r = run({"opt", (std::filesystem::path(TJ_SOURCE_DIR) / "examples/ir/softmax.tj").string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("out3: f32[6,6]"), std::string::npos) << r.out;
+  EXPECT_TRUE(r.out.ends_with("# kernels: 1\n")) << r.out;
+  const Outcome unknown = run({"opt", (std::filesystem::path(TJ_SOURCE_DIR) / "examples/ir/softmax.tj").string(), "--passes=cse,magic"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("unknown pass 'magic'"), std::string::npos) << unknown.err;
 }
 
 TEST_F(Cli, RunWithoutInputsNamesTheMissingParameter) {

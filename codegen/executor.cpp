@@ -1,0 +1,194 @@
+// Kernel-by-kernel execution: native kernels through the LLVM backend,
+// the rest on the reference interpreter.
+#include "codegen/executor.h"
+
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "codegen/llvm/emit.h"
+#include "codegen/loop_kernel.h"
+#include "codegen/target.h"
+#include "ir/error.h"
+#include "ir/interpreter.h"
+#include "ir/schedule.h"
+#include "runtime/parallel.h"
+
+namespace tj {
+
+namespace {
+
+constexpr int64_t kElementsPerChunk = 1 << 15;  // parallel grain: about 128 KiB of float32 per chunk
+
+void copy_values(const Array& src, const Array& dst) {
+  const Array dense = src.contiguous();
+  const size_t bytes = static_cast<size_t>(dense.numel() * dtype_size(dense.dtype()));
+  if (bytes > 0) std::memcpy(dst.mutable_at(dst.offset()), dense.at(dense.offset()), bytes);
+}
+
+// A kernel as machine code, or the reason it is interpreted.
+struct NativeKernel {
+  std::unique_ptr<llvm_backend::CompiledKernel> code;
+  LoopKernel loop;
+  std::string why_not;
+};
+
+}  // namespace
+
+Backend parse_backend(const std::string& name) {
+  if (name == "auto" || name == "llvm") return Backend::llvm;
+  if (name == "interp") return Backend::interp;
+  if (name == "xbyak") fail("the xbyak backend is not built yet; use auto, llvm or interp");
+  fail("unknown backend '{}' (auto, llvm, xbyak, interp)", name);
+}
+
+struct Executable::Impl {
+  Impl(const Program& p, const Function& f, Backend b)
+      : program(p), function(f), backend(b), kernels(list_kernels(f)), arena_bytes(memory_plan(f).arena_bytes) {}
+  const Program& program;
+  const Function& function;
+  Backend backend;
+  std::vector<Kernel> kernels;
+  int64_t arena_bytes = 0;
+  mutable std::mutex mutex;
+  mutable std::map<std::string, std::shared_ptr<NativeKernel>> native;  // by kernel index and input layouts
+
+  std::shared_ptr<NativeKernel> native_for(size_t index, const std::vector<BufferLayout>& layouts) const {
+    std::string key = std::to_string(index);
+    for (const BufferLayout& l : layouts) key += fmt::format("|{}+{}", shape_to_string(l.strides), l.offset);
+    std::lock_guard lock(mutex);  // compiles are rare and short; one at a time keeps LLVM's use simple
+    auto& slot = native[key];
+    if (slot) return slot;
+    slot = std::make_shared<NativeKernel>();
+    std::optional<LoopKernel> loop = lower_kernel(kernels[index], layouts, &slot->why_not);
+    if (loop) {
+      slot->loop = *loop;
+      slot->code = llvm_backend::compile_loop_kernel(*loop);
+    }
+    return slot;
+  }
+};
+
+namespace {
+
+class Runner {
+ public:
+  explicit Runner(const Executable::Impl& impl) : impl_(impl) {}
+
+  std::vector<Array> run(const std::vector<Array>& inputs) {
+    const Function& f = impl_.function;
+    const std::vector<Node*> params = f.params();
+    if (inputs.size() != params.size()) fail("@{} takes {} input(s), got {}", f.name(), params.size(), inputs.size());
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (inputs[i].type() != params[i]->type)
+        fail("@{}: input %{} must be {}, got {}", f.name(), params[i]->name, type_to_string(params[i]->type),
+             type_to_string(inputs[i].type()));
+      materialized_[params[i]] = inputs[i];
+    }
+    arena_ = Array::zeros(DType::boolean, {impl_.arena_bytes});
+    for (size_t k = 0; k < impl_.kernels.size(); ++k) run_kernel(k);
+    local_.clear();
+    std::vector<Array> results;
+    for (Node* r : f.results()) results.push_back(value(r));  // a reshaped result is a view of its writer's buffer
+    return results;
+  }
+
+ private:
+  Array output_buffer(const Node* out) {
+    if (out->arena_offset < 0) return Array::zeros(out->type.dtype, out->type.shape);
+    return Array::view(arena_.storage(), out->type.dtype, out->type.shape, contiguous_strides(out->type.shape),
+                       out->arena_offset / dtype_size(out->type.dtype));
+  }
+
+  void run_kernel(size_t index) {
+    const Kernel& kernel = impl_.kernels[index];
+    local_.clear();
+    if (impl_.backend == Backend::llvm && run_native(index)) return;
+    for (Node* n : kernel.nodes) local_[n] = is_compute(n->op) ? compute(n) : value(n);
+    for (Node* out : kernel.outputs.empty() ? kernel.nodes : kernel.outputs) {
+      Array result = output_buffer(out);
+      copy_values(local_.at(out), result);
+      materialized_[out] = result;
+    }
+  }
+
+  bool run_native(size_t index) {
+    const Kernel& kernel = impl_.kernels[index];
+    if (kernel.kind != KernelKind::elementwise && kernel.kind != KernelKind::reduce) return false;
+    std::vector<BufferLayout> layouts;
+    std::vector<void*> args;
+    for (Node* input : kernel.inputs) {
+      const Array a = value(input);
+      layouts.push_back({a.strides(), a.offset()});
+      args.push_back(const_cast<std::byte*>(a.at(0)));
+    }
+    const std::shared_ptr<NativeKernel> native = impl_.native_for(index, layouts);
+    if (!native->code) return false;
+    for (Node* out : kernel.outputs) {
+      Array buffer = output_buffer(out);
+      args.push_back(buffer.mutable_at(buffer.offset()));
+      materialized_[out] = buffer;
+    }
+    const llvm_backend::KernelFn fn = native->code->function();
+    const LoopKernel& loop = native->loop;
+    const bool elements = llvm_backend::ranges_over_elements(loop);
+    const int64_t count = elements ? loop.inner() : loop.rows();
+    const int64_t grain = elements ? kElementsPerChunk : std::max<int64_t>(1, kElementsPerChunk / std::max<int64_t>(loop.inner(), 1));
+    parallel_for(count, grain, [&](int64_t begin, int64_t end) { fn(args.data(), begin, end); });
+    return true;
+  }
+
+  Array compute(const Node* n) {
+    std::vector<Array> operands;
+    for (Node* input : n->inputs) operands.push_back(value(input));
+    return evaluate_op(*n, operands, parallel_for);
+  }
+
+  // A value as this kernel sees it: computed here, a leaf, materialized by an
+  // earlier kernel, or a view of one of those.
+  Array value(Node* n) {
+    if (auto it = local_.find(n); it != local_.end()) return it->second;
+    if (auto it = materialized_.find(n); it != materialized_.end()) return it->second;
+    if (n->op == Op::constant) return materialized_[n] = constant_value(impl_.program, impl_.function, *n);
+    if (!is_view(n->op))
+      fail("internal: @{}: %{} is read by a kernel that does not compute it, and no kernel wrote it", impl_.function.name(), n->name);
+    const Array source = value(n->inputs[0]);
+    return local_[n] = evaluate_op(*n, std::span<const Array>(&source, 1), parallel_for);
+  }
+
+  const Executable::Impl& impl_;
+  std::map<const Node*, Array> materialized_;
+  std::map<const Node*, Array> local_;
+  Array arena_;
+};
+
+}  // namespace
+
+Executable::Executable(const Program& program, const Function& function, Backend backend)
+    : impl_(std::make_unique<Impl>(program, function, backend)) {}
+
+Executable::~Executable() = default;
+
+std::vector<Array> Executable::run(const std::vector<Array>& inputs) const { return Runner(*impl_).run(inputs); }
+
+std::vector<std::string> Executable::describe() const {
+  std::vector<std::string> lines(impl_->kernels.size(), impl_->backend == Backend::interp ? "interp (the reference interpreter)" : "interp: not run yet");
+  std::lock_guard lock(impl_->mutex);
+  for (const auto& [key, native] : impl_->native) {
+    const size_t index = std::stoul(key.substr(0, key.find('|')));
+    lines[index] = native->code ? fmt::format("llvm, {} with {}-lane float32 vectors, domain {} ({} pass{})", host_isa().name,
+                                              host_isa().f32_lanes, shape_to_string(native->loop.domain), native->loop.passes,
+                                              native->loop.passes == 1 ? "" : "es")
+                                : "interp: " + native->why_not;
+  }
+  for (size_t k = 0; k < impl_->kernels.size(); ++k) {
+    const KernelKind kind = impl_->kernels[k].kind;
+    if (impl_->backend == Backend::llvm && kind != KernelKind::elementwise && kind != KernelKind::reduce)
+      lines[k] = kind == KernelKind::matmul ? "interp: matmul kernels are not generated yet" : "interp: a copy";
+  }
+  return lines;
+}
+
+}  // namespace tj

@@ -1,0 +1,42 @@
+// Runs a scheduled function kernel by kernel, the way compiled code runs:
+// values computed inside a kernel are gone when it ends, only kernel outputs
+// survive, and intermediates live at their planned offsets in one arena (so
+// a fusion or planning bug shows as an error or a wrong result). Each kernel
+// runs as machine code from the chosen backend when codegen supports it, and
+// on the reference interpreter otherwise; describe() says which and why.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/array.h"
+#include "ir/graph.h"
+
+namespace tj {
+
+enum class Backend { interp, llvm };
+
+// "auto" and "llvm" -> llvm, "interp" -> interp; throws tj::Error for a
+// backend that is unknown or not built ("xbyak").
+Backend parse_backend(const std::string& name);
+
+class Executable {
+ public:
+  // `program` must outlive the executable; its schedule annotations are read as they are.
+  Executable(const Program& program, const Function& function, Backend backend);
+  ~Executable();
+
+  // Thread-safe; kernels are compiled on first use for the layouts of the inputs.
+  std::vector<Array> run(const std::vector<Array>& inputs) const;
+
+  // One line per kernel compiled so far: backend and ISA, or why it was interpreted.
+  std::vector<std::string> describe() const;
+
+  struct Impl;  // also read by the runner of one call
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tj

@@ -1,0 +1,375 @@
+// The LLVM emitter of loop kernels. Loop-carried values (counters,
+// accumulators, row values) live in allocas that SROA promotes to
+// registers, which keeps the emitter a straight reading of the loop nest:
+//   for row in [begin, end):            (rows split across threads)
+//     row offsets of every index map
+//     for pass in passes:               (one per level of dependent reductions)
+//       vector loop over the inner dim, then one masked tail iteration
+//       finish the pass's reductions; compute row values now available
+//     store row-level outputs
+#include "codegen/llvm/emit.h"
+
+#include <functional>
+#include <map>
+#include <mutex>
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "codegen/llvm/emit_math.h"
+#include "codegen/llvm/jit.h"
+#include "codegen/target.h"
+#include "ir/error.h"
+
+namespace tj::llvm_backend {
+
+namespace {
+
+using llvm::Value;
+
+class Emitter {
+ public:
+  Emitter(const LoopKernel& kernel, llvm::LLVMContext& context, llvm::Module& module)
+      : k_(kernel), ctx_(context), module_(module), b_(context), lanes_(host_isa().f32_lanes) {}
+
+  void emit() {
+    auto* i64 = b_.getInt64Ty();
+    auto* type = llvm::FunctionType::get(b_.getVoidTy(), {b_.getPtrTy(), i64, i64}, false);
+    fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, "kernel", module_);
+    fn_->addFnAttr(llvm::Attribute::NoUnwind);
+    auto* entry = llvm::BasicBlock::Create(ctx_, "entry", fn_);
+    b_.SetInsertPoint(entry);
+    Value* args = fn_->getArg(0);
+    for (int i = 0; i < k_.arguments; ++i)
+      base_.push_back(b_.CreateLoad(b_.getPtrTy(), b_.CreateConstGEP1_64(b_.getPtrTy(), args, i)));
+    for (size_t s = 0; s < k_.steps.size(); ++s) {
+      if (k_.steps[s].kind == StepKind::reduce) accumulators_[s] = b_.CreateAlloca(accumulator_type(k_.steps[s]));
+      if (k_.steps[s].row_level) row_values_[s] = b_.CreateAlloca(vector_of(k_.steps[s].dtype));
+    }
+    if (ranges_over_elements(k_)) {
+      offsets_.clear();
+      for (const IndexMap* m : all_maps()) offsets_[m] = b_.getInt64(m->offset);
+      ready_.assign(k_.steps.size(), false);
+      compute_row_steps();  // constants
+      inner_loop(fn_->getArg(1), fn_->getArg(2), k_.passes - 1);
+    } else {
+      counted_loop(fn_->getArg(1), fn_->getArg(2), 1, [&](Value* row) { emit_row(row); });
+    }
+    b_.CreateRetVoid();
+  }
+
+ private:
+  // ---- types and constants ----
+  llvm::Type* scalar_of(DType d) {
+    switch (d) {
+      case DType::f32: return b_.getFloatTy();
+      case DType::f64: return b_.getDoubleTy();
+      case DType::boolean: return b_.getInt1Ty();
+      default: fail("codegen: no LLVM type for {}", dtype_name(d));
+    }
+  }
+  llvm::Type* memory_of(DType d) { return d == DType::boolean ? b_.getInt8Ty() : scalar_of(d); }
+  llvm::VectorType* vector_of(DType d) { return llvm::FixedVectorType::get(scalar_of(d), lanes_); }
+  llvm::VectorType* accumulator_type(const Step& s) {
+    return llvm::FixedVectorType::get(s.op == Op::sum || s.op == Op::mean ? b_.getDoubleTy() : b_.getFloatTy(), lanes_);
+  }
+  Value* splat(Value* scalar) { return b_.CreateVectorSplat(lanes_, scalar); }
+  Value* splat_f(llvm::Type* vector, double v) { return llvm::ConstantFP::get(vector, v); }
+  Value* lane_ids() {
+    std::vector<llvm::Constant*> ids;
+    for (int i = 0; i < lanes_; ++i) ids.push_back(b_.getInt64(i));
+    return llvm::ConstantVector::get(ids);
+  }
+
+  std::vector<const IndexMap*> all_maps() {
+    std::vector<const IndexMap*> maps;
+    for (const IndexMap& m : k_.loads) maps.push_back(&m);
+    for (const LoopKernel::Store& s : k_.stores) maps.push_back(&s.map);
+    return maps;
+  }
+
+  // for (i = from; i < to; i += step) body(i); body may emit blocks.
+  template <typename Body>
+  void counted_loop(Value* from, Value* to, int64_t step, Body body) {
+    Value* counter = create_entry_alloca(b_.getInt64Ty());
+    b_.CreateStore(from, counter);
+    auto* check = llvm::BasicBlock::Create(ctx_, "loop.check", fn_);
+    auto* loop = llvm::BasicBlock::Create(ctx_, "loop.body", fn_);
+    auto* done = llvm::BasicBlock::Create(ctx_, "loop.done", fn_);
+    b_.CreateBr(check);
+    b_.SetInsertPoint(check);
+    Value* i = b_.CreateLoad(b_.getInt64Ty(), counter);
+    Value* limit = step == 1 ? to : b_.CreateSub(to, b_.getInt64(step - 1));
+    b_.CreateCondBr(b_.CreateICmpSLT(i, limit), loop, done);
+    b_.SetInsertPoint(loop);
+    body(i);
+    b_.CreateStore(b_.CreateAdd(i, b_.getInt64(step)), counter);
+    b_.CreateBr(check);
+    b_.SetInsertPoint(done);
+  }
+
+  Value* create_entry_alloca(llvm::Type* type) {
+    llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+    return entry.CreateAlloca(type);
+  }
+
+  // ---- rows ----
+  void emit_row(Value* row) {
+    // Row index -> per-dim indices -> each map's offset at the start of the row.
+    const size_t row_dims = k_.domain.size() - k_.inner_dims;
+    std::vector<Value*> index(row_dims);
+    Value* rest = row;
+    for (size_t d = row_dims; d-- > 0;) {
+      index[d] = d == 0 ? rest : b_.CreateSRem(rest, b_.getInt64(k_.domain[d]));
+      if (d > 0) rest = b_.CreateSDiv(rest, b_.getInt64(k_.domain[d]));
+    }
+    offsets_.clear();
+    for (const IndexMap* m : all_maps()) {
+      Value* offset = b_.getInt64(m->offset);
+      for (size_t d = 0; d < row_dims; ++d)
+        if (m->strides[d] != 0) offset = b_.CreateAdd(offset, b_.CreateMul(index[d], b_.getInt64(m->strides[d])));
+      offsets_[m] = offset;
+    }
+    ready_.assign(k_.steps.size(), false);
+    compute_row_steps();
+    for (int pass = 0; pass < k_.passes; ++pass) {
+      inner_loop(b_.getInt64(0), b_.getInt64(k_.inner()), pass);
+      compute_row_steps();
+    }
+    for (const LoopKernel::Store& store : k_.stores) {
+      if (!k_.steps[store.step].row_level) continue;
+      Value* v = b_.CreateExtractElement(b_.CreateLoad(vector_of(k_.steps[store.step].dtype), row_values_.at(store.step)), uint64_t{0});
+      if (store.map.dtype == DType::boolean) v = b_.CreateZExt(v, b_.getInt8Ty());
+      b_.CreateStore(v, b_.CreateGEP(memory_of(store.map.dtype), base_[store.map.buffer], offsets_.at(&store.map)));
+    }
+  }
+
+  // Row values whose inputs are ready: loads at the row's start, constants, computations.
+  void compute_row_steps() {
+    for (size_t s = 0; s < k_.steps.size(); ++s) {
+      const Step& step = k_.steps[s];
+      if (!step.row_level || ready_[s] || step.kind == StepKind::reduce) continue;
+      if (!std::all_of(step.args.begin(), step.args.end(), [&](int a) { return ready_[a]; })) continue;
+      Value* v = nullptr;
+      if (step.kind == StepKind::load) v = splat(load_scalar(k_.loads[step.load]));
+      else if (step.kind == StepKind::constant) v = constant_vector(step);
+      else v = compute(step, [&](int a) { return b_.CreateLoad(vector_of(k_.steps[a].dtype), row_values_.at(a)); });
+      b_.CreateStore(v, row_values_.at(s));
+      ready_[s] = true;
+    }
+  }
+
+  Value* constant_vector(const Step& step) {
+    if (step.dtype == DType::boolean) return splat(b_.getInt1(step.constant != 0));
+    return splat(llvm::ConstantFP::get(scalar_of(step.dtype), step.constant));
+  }
+
+  Value* load_scalar(const IndexMap& m) {
+    Value* v = b_.CreateLoad(memory_of(m.dtype), b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], offsets_.at(&m)));
+    return m.dtype == DType::boolean ? b_.CreateICmpNE(v, b_.getInt8(0)) : v;
+  }
+
+  // ---- the inner loop ----
+  void inner_loop(Value* from, Value* to, int pass) {
+    for (auto& [s, slot] : accumulators_)
+      if (k_.steps[s].pass == pass) b_.CreateStore(identity(k_.steps[s]), slot);
+    Value* position = create_entry_alloca(b_.getInt64Ty());
+    b_.CreateStore(from, position);
+    counted_loop(from, to, lanes_, [&](Value* j) {
+      body(j, nullptr, pass);
+      b_.CreateStore(b_.CreateAdd(j, b_.getInt64(lanes_)), position);
+    });
+    // The tail: fewer than `lanes_` elements left, done once under a mask.
+    Value* j = b_.CreateLoad(b_.getInt64Ty(), position);
+    auto* tail = llvm::BasicBlock::Create(ctx_, "tail", fn_);
+    auto* after = llvm::BasicBlock::Create(ctx_, "tail.done", fn_);
+    b_.CreateCondBr(b_.CreateICmpSLT(j, to), tail, after);
+    b_.SetInsertPoint(tail);
+    Value* mask = b_.CreateICmpSLT(b_.CreateAdd(splat(j), lane_ids()), splat(to));
+    body(j, mask, pass);
+    b_.CreateBr(after);
+    b_.SetInsertPoint(after);
+    finish_reductions(pass);
+  }
+
+  // One vector of elements starting at inner index j (all lanes, or `mask`'s).
+  void body(Value* j, Value* mask, int pass) {
+    std::map<int, Value*> values;
+    std::function<Value*(int)> value = [&](int s) -> Value* {
+      if (auto it = values.find(s); it != values.end()) return it->second;
+      const Step& step = k_.steps[s];
+      Value* v;
+      if (step.row_level) v = b_.CreateLoad(vector_of(step.dtype), row_values_.at(s));
+      else if (step.kind == StepKind::load) v = load_vector(k_.loads[step.load], j, mask);
+      else v = compute(step, value);
+      return values[s] = v;
+    };
+    const bool last = pass == k_.passes - 1;
+    for (size_t s = 0; s < k_.steps.size(); ++s) {
+      const Step& step = k_.steps[s];
+      if (step.kind != StepKind::reduce || step.pass != pass) continue;
+      accumulate(step, accumulators_.at(s), value(step.args[0]), mask);
+    }
+    if (!last) return;
+    for (const LoopKernel::Store& store : k_.stores)
+      if (!k_.steps[store.step].row_level) store_vector(store.map, value(store.step), j, mask);
+  }
+
+  Value* element_pointers(const IndexMap& m, Value* j, int64_t stride) {
+    Value* index = b_.CreateAdd(splat(offsets_.at(&m)), b_.CreateMul(b_.CreateAdd(splat(j), lane_ids()), splat(b_.getInt64(stride))));
+    return b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], index);
+  }
+
+  Value* load_vector(const IndexMap& m, Value* j, Value* mask) {
+    const int64_t stride = m.strides.back();
+    auto* type = llvm::FixedVectorType::get(memory_of(m.dtype), lanes_);
+    const llvm::Align align(m.dtype == DType::boolean ? 1 : 4);
+    Value* v;
+    if (stride == 0) {
+      v = splat(b_.CreateLoad(memory_of(m.dtype), b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], offsets_.at(&m))));
+    } else if (stride == 1) {
+      Value* p = b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], b_.CreateAdd(offsets_.at(&m), j));
+      v = mask ? static_cast<Value*>(b_.CreateMaskedLoad(type, p, align, mask, llvm::Constant::getNullValue(type)))
+               : b_.CreateAlignedLoad(type, p, align);
+    } else {
+      Value* all = mask ? mask : splat(b_.getInt1(true));
+      v = b_.CreateMaskedGather(type, element_pointers(m, j, stride), align, all, llvm::Constant::getNullValue(type));
+    }
+    return m.dtype == DType::boolean ? b_.CreateICmpNE(v, llvm::Constant::getNullValue(type)) : v;
+  }
+
+  void store_vector(const IndexMap& m, Value* v, Value* j, Value* mask) {
+    if (m.dtype == DType::boolean) v = b_.CreateZExt(v, llvm::FixedVectorType::get(b_.getInt8Ty(), lanes_));
+    const int64_t stride = m.strides.back();
+    const llvm::Align align(m.dtype == DType::boolean ? 1 : 4);
+    if (stride == 1) {
+      Value* p = b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], b_.CreateAdd(offsets_.at(&m), j));
+      if (mask) b_.CreateMaskedStore(v, p, align, mask);
+      else b_.CreateAlignedStore(v, p, align);
+    } else {
+      b_.CreateMaskedScatter(v, element_pointers(m, j, stride), align, mask ? mask : splat(b_.getInt1(true)));
+    }
+  }
+
+  // ---- reductions ----
+  Value* identity(const Step& s) {
+    auto* type = accumulator_type(s);
+    if (s.op == Op::max) return splat_f(type, -INFINITY);
+    if (s.op == Op::min) return splat_f(type, INFINITY);
+    return splat_f(type, 0.0);
+  }
+
+  // NaN-propagating max/min, as the reference (x86 has no instruction for
+  // llvm.maximum in LLVM 16): pick by comparison, then NaN if either is NaN.
+  Value* extremum(Op op, Value* a, Value* b) {
+    Value* picked = b_.CreateSelect(op == Op::max ? b_.CreateFCmpOGT(a, b) : b_.CreateFCmpOLT(a, b), a, b);
+    return b_.CreateSelect(b_.CreateFCmpUNO(a, b), b_.CreateFAdd(a, b), picked);
+  }
+
+  void accumulate(const Step& s, Value* slot, Value* x, Value* mask) {
+    auto* type = accumulator_type(s);
+    Value* acc = b_.CreateLoad(type, slot);
+    if (s.op == Op::sum || s.op == Op::mean) x = b_.CreateFPExt(x, type);  // float sums accumulate in double
+    if (mask) x = b_.CreateSelect(mask, x, identity(s));
+    acc = s.op == Op::max || s.op == Op::min ? extremum(s.op, acc, x) : b_.CreateFAdd(acc, x);
+    b_.CreateStore(acc, slot);
+  }
+
+  void finish_reductions(int pass) {
+    for (auto& [s, slot] : accumulators_) {
+      const Step& step = k_.steps[s];
+      if (step.pass != pass) continue;
+      Value* acc = b_.CreateLoad(accumulator_type(step), slot);
+      Value* total = b_.CreateExtractElement(acc, uint64_t{0});
+      for (int lane = 1; lane < lanes_; ++lane) {
+        Value* x = b_.CreateExtractElement(acc, lane);
+        total = step.op == Op::max || step.op == Op::min ? extremum(step.op, total, x) : b_.CreateFAdd(total, x);
+      }
+      if (step.op == Op::mean) total = b_.CreateFDiv(total, llvm::ConstantFP::get(b_.getDoubleTy(), static_cast<double>(k_.inner())));
+      if (total->getType() != b_.getFloatTy()) total = b_.CreateFPTrunc(total, b_.getFloatTy());
+      b_.CreateStore(splat(total), row_values_.at(s));
+      ready_[s] = true;
+    }
+  }
+
+  // ---- arithmetic ----
+  template <typename ValueOf>
+  Value* compute(const Step& step, ValueOf&& value) {
+    std::vector<Value*> a;
+    for (int arg : step.args) a.push_back(value(arg));
+    auto* f32 = vector_of(DType::f32);
+    auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
+    auto in_double = [&](Op op) { return b_.CreateFPTrunc(emit_double_math(b_, op, b_.CreateFPExt(a[0], f64)), f32); };
+    switch (step.op) {
+      case Op::neg: return b_.CreateFNeg(a[0]);
+      case Op::abs: return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a[0]);
+      case Op::relu: return b_.CreateSelect(b_.CreateFCmpOLT(a[0], splat_f(f32, 0.0)), splat_f(f32, 0.0), a[0]);
+      case Op::sqrt: return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a[0]);
+      case Op::rsqrt:  // in double, rounded once, as the reference
+        return b_.CreateFPTrunc(b_.CreateFDiv(splat_f(f64, 1.0), b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, b_.CreateFPExt(a[0], f64))), f32);
+      case Op::reciprocal: return b_.CreateFDiv(splat_f(f32, 1.0), a[0]);
+      case Op::exp: case Op::log: case Op::tanh: case Op::sigmoid: case Op::erf: return in_double(step.op);
+      case Op::add: return b_.CreateFAdd(a[0], a[1]);
+      case Op::sub: return b_.CreateFSub(a[0], a[1]);
+      case Op::mul: return b_.CreateFMul(a[0], a[1]);
+      case Op::div: return b_.CreateFDiv(a[0], a[1]);
+      case Op::maximum: return extremum(Op::max, a[0], a[1]);
+      case Op::minimum: return extremum(Op::min, a[0], a[1]);
+      case Op::eq: return b_.CreateFCmpOEQ(a[0], a[1]);
+      case Op::ne: return b_.CreateFCmpUNE(a[0], a[1]);
+      case Op::lt: return b_.CreateFCmpOLT(a[0], a[1]);
+      case Op::le: return b_.CreateFCmpOLE(a[0], a[1]);
+      case Op::gt: return b_.CreateFCmpOGT(a[0], a[1]);
+      case Op::ge: return b_.CreateFCmpOGE(a[0], a[1]);
+      case Op::select: return b_.CreateSelect(a[0], a[1], a[2]);
+      default: fail("codegen: op {} has no emitter", op_name(step.op));
+    }
+  }
+
+  const LoopKernel& k_;
+  llvm::LLVMContext& ctx_;
+  llvm::Module& module_;
+  llvm::IRBuilder<> b_;
+  const int lanes_;
+  llvm::Function* fn_ = nullptr;
+  std::vector<Value*> base_;
+  std::map<const IndexMap*, Value*> offsets_;
+  std::map<size_t, Value*> accumulators_;
+  std::map<size_t, Value*> row_values_;
+  std::vector<bool> ready_;
+};
+
+class Compiled : public CompiledKernel {
+ public:
+  Compiled(std::unique_ptr<LoadedModule> module, std::string ir) : module_(std::move(module)), ir_(std::move(ir)) {}
+  KernelFn function() const override { return reinterpret_cast<KernelFn>(module_->entry()); }
+  const std::string& ir() const override { return ir_; }
+
+ private:
+  std::unique_ptr<LoadedModule> module_;
+  std::string ir_;
+};
+
+}  // namespace
+
+bool ranges_over_elements(const LoopKernel& kernel) { return kernel.domain.size() == 1 && kernel.passes == 1; }
+
+std::unique_ptr<CompiledKernel> compile_loop_kernel(const LoopKernel& kernel) {
+  // One compile at a time: compiles are rare, and this keeps LLVM's shared
+  // target machine out of concurrent use.
+  static std::mutex compile_mutex;
+  std::lock_guard lock(compile_mutex);
+  auto context = std::make_unique<llvm::LLVMContext>();
+  auto module = std::make_unique<llvm::Module>("tensorjit_kernel", *context);
+  Emitter(kernel, *context, *module).emit();
+  std::string ir;
+  llvm::raw_string_ostream out(ir);
+  module->print(out, nullptr);
+  out.flush();
+  std::unique_ptr<LoadedModule> loaded = load_module(std::move(context), std::move(module), "kernel");
+  return std::make_unique<Compiled>(std::move(loaded), std::move(ir));
+}
+
+}  // namespace tj::llvm_backend

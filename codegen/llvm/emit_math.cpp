@@ -1,0 +1,138 @@
+// The algorithms behind emit_math.h, as IR. Each is a range reduction and a
+// polynomial evaluated in double, whose truncation error (noted per
+// function) is far below float32's half ulp (2^-25 relative).
+#include "codegen/llvm/emit_math.h"
+
+#include <cmath>
+#include <vector>
+
+#include <llvm/IR/Intrinsics.h>
+
+namespace tj::llvm_backend {
+
+namespace {
+
+using llvm::Value;
+
+Value* splat(llvm::IRBuilder<>&, Value* like, double c) { return llvm::ConstantFP::get(like->getType(), c); }
+
+Value* horner(llvm::IRBuilder<>& b, Value* x, const std::vector<double>& coefficients) {  // highest degree first
+  Value* acc = splat(b, x, coefficients.front());
+  for (size_t i = 1; i < coefficients.size(); ++i)
+    acc = b.CreateIntrinsic(llvm::Intrinsic::fma, {x->getType()}, {acc, x, splat(b, x, coefficients[i])});
+  return acc;
+}
+
+Value* unary(llvm::IRBuilder<>& b, llvm::Intrinsic::ID id, Value* x) { return b.CreateUnaryIntrinsic(id, x); }
+
+// 2^n for integer-valued doubles n in [-1022, 1023], built from exponent bits.
+Value* pow2(llvm::IRBuilder<>& b, Value* n) {
+  auto* ints = llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(n->getType()));
+  Value* e = b.CreateFPToSI(n, ints);
+  e = b.CreateShl(b.CreateAdd(e, llvm::ConstantInt::get(ints, 1023)), llvm::ConstantInt::get(ints, 52));
+  return b.CreateBitCast(e, n->getType());
+}
+
+// exp: n = round(x / ln2), r = x - n ln2 (two-part ln2, |r| <= 0.347),
+// e^r by its Taylor series to r^13/13! (truncation < 2e-17), scaled by
+// 2^n in two steps so that results down to the smallest denormal are exact
+// scalings rounded once.
+Value* exp_d(llvm::IRBuilder<>& b, Value* x) {
+  Value* clamped = b.CreateIntrinsic(llvm::Intrinsic::maxnum, {x->getType()}, {x, splat(b, x, -746.0)});
+  clamped = b.CreateIntrinsic(llvm::Intrinsic::minnum, {x->getType()}, {clamped, splat(b, x, 710.0)});
+  Value* n = unary(b, llvm::Intrinsic::rint, b.CreateFMul(clamped, splat(b, x, 1.4426950408889634)));
+  constexpr double kLn2Hi = 0.6931471803691238, kLn2Lo = 1.9082149292705877e-10;
+  Value* r = b.CreateIntrinsic(llvm::Intrinsic::fma, {x->getType()}, {n, splat(b, x, -kLn2Hi), clamped});
+  r = b.CreateIntrinsic(llvm::Intrinsic::fma, {x->getType()}, {n, splat(b, x, -kLn2Lo), r});
+  std::vector<double> taylor;
+  for (int k = 13; k >= 0; --k) taylor.push_back(1.0 / std::tgamma(k + 1.0));
+  Value* p = horner(b, r, taylor);
+  Value* half = unary(b, llvm::Intrinsic::floor, b.CreateFMul(n, splat(b, x, 0.5)));
+  Value* result = b.CreateFMul(b.CreateFMul(p, pow2(b, half)), pow2(b, b.CreateFSub(n, half)));
+  Value* overflow = b.CreateFCmpOGT(x, splat(b, x, 709.782712893384));
+  result = b.CreateSelect(overflow, splat(b, x, INFINITY), result);
+  Value* underflow = b.CreateFCmpOLT(x, splat(b, x, -745.2));
+  result = b.CreateSelect(underflow, splat(b, x, 0.0), result);
+  return b.CreateSelect(b.CreateFCmpUNO(x, x), x, result);
+}
+
+// log: x = m 2^e with m in [sqrt(1/2), sqrt(2)); log(m) = 2 atanh(s),
+// s = (m-1)/(m+1), |s| <= 0.172, by its series to s^19 (truncation < 1e-16).
+Value* log_d(llvm::IRBuilder<>& b, Value* x) {
+  auto* ints = llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(x->getType()));
+  Value* bits = b.CreateBitCast(x, ints);
+  Value* exponent = b.CreateSub(b.CreateAnd(b.CreateLShr(bits, 52), llvm::ConstantInt::get(ints, 0x7ff)), llvm::ConstantInt::get(ints, 1023));
+  Value* mantissa_bits = b.CreateOr(b.CreateAnd(bits, llvm::ConstantInt::get(ints, 0x000fffffffffffffULL)),
+                                    llvm::ConstantInt::get(ints, 0x3ff0000000000000ULL));
+  Value* m = b.CreateBitCast(mantissa_bits, x->getType());
+  Value* e = b.CreateSIToFP(exponent, x->getType());
+  Value* big = b.CreateFCmpOGT(m, splat(b, x, M_SQRT2));
+  m = b.CreateSelect(big, b.CreateFMul(m, splat(b, x, 0.5)), m);
+  e = b.CreateSelect(big, b.CreateFAdd(e, splat(b, x, 1.0)), e);
+  Value* s = b.CreateFDiv(b.CreateFSub(m, splat(b, x, 1.0)), b.CreateFAdd(m, splat(b, x, 1.0)));
+  Value* z = b.CreateFMul(s, s);
+  std::vector<double> series;
+  for (int k = 19; k >= 1; k -= 2) series.push_back(2.0 / k);
+  Value* log_m = b.CreateFMul(s, horner(b, z, series));
+  Value* result = b.CreateIntrinsic(llvm::Intrinsic::fma, {x->getType()}, {e, splat(b, x, M_LN2), log_m});
+  // Inputs come from float32: all finite positive ones are normal doubles.
+  result = b.CreateSelect(b.CreateFCmpOEQ(x, splat(b, x, INFINITY)), x, result);
+  result = b.CreateSelect(b.CreateFCmpOEQ(x, splat(b, x, 0.0)), splat(b, x, -INFINITY), result);
+  return b.CreateSelect(b.CreateFCmpULT(x, splat(b, x, 0.0)), splat(b, x, NAN), result);  // x < 0 or NaN
+}
+
+// tanh: below 0.5 its odd Taylor series to x^19 (truncation < 1e-9
+// relative); above, 1 - 2/(e^{2|x|} + 1), which loses no accuracy there.
+Value* tanh_d(llvm::IRBuilder<>& b, Value* x) {
+  Value* ax = unary(b, llvm::Intrinsic::fabs, x);
+  const std::vector<double> series = {-443861162.0 / 1856156927625.0, 6404582.0 / 10854718875.0, -929569.0 / 638512875.0,
+                                      21844.0 / 6081075.0, -1382.0 / 155925.0, 62.0 / 2835.0, -17.0 / 315.0, 2.0 / 15.0,
+                                      -1.0 / 3.0, 1.0};
+  Value* small = b.CreateFMul(ax, horner(b, b.CreateFMul(ax, ax), series));
+  Value* e = exp_d(b, b.CreateFMul(ax, splat(b, x, 2.0)));
+  Value* large = b.CreateFSub(splat(b, x, 1.0), b.CreateFDiv(splat(b, x, 2.0), b.CreateFAdd(e, splat(b, x, 1.0))));
+  Value* t = b.CreateSelect(b.CreateFCmpOLT(ax, splat(b, x, 0.5)), small, large);
+  return b.CreateIntrinsic(llvm::Intrinsic::copysign, {x->getType()}, {t, x});
+}
+
+Value* sigmoid_d(llvm::IRBuilder<>& b, Value* x) {
+  return b.CreateFDiv(splat(b, x, 1.0), b.CreateFAdd(splat(b, x, 1.0), exp_d(b, b.CreateFNeg(x))));
+}
+
+// erf: below 3 its Maclaurin series, 2/sqrt(pi) sum (-1)^n x^(2n+1)/(n!(2n+1)),
+// to n = 44 (truncation < 1e-15; cancellation costs at most 8 of double's
+// 53 bits at 3); from 3, 1 - erfc by the asymptotic series to x^-8, whose
+// error there (< 1e-8 absolute) is below float32's half ulp at 1.
+Value* erf_d(llvm::IRBuilder<>& b, Value* x) {
+  Value* ax = unary(b, llvm::Intrinsic::fabs, x);
+  Value* z = b.CreateFMul(x, x);
+  std::vector<double> series;
+  double factorial = 1;
+  std::vector<double> ascending;
+  for (int n = 0; n <= 44; ++n) {
+    if (n > 0) factorial *= n;
+    ascending.push_back((n % 2 ? -1.0 : 1.0) * M_2_SQRTPI / (factorial * (2 * n + 1)));
+  }
+  series.assign(ascending.rbegin(), ascending.rend());
+  Value* inner = b.CreateFMul(x, horner(b, z, series));
+  Value* inv = b.CreateFDiv(splat(b, x, 1.0), z);
+  Value* asymptotic = horner(b, inv, {105.0 / 16.0, -15.0 / 8.0, 3.0 / 4.0, -1.0 / 2.0, 1.0});
+  Value* erfc = b.CreateFMul(b.CreateFDiv(exp_d(b, b.CreateFNeg(z)), b.CreateFMul(ax, splat(b, x, std::sqrt(M_PI)))), asymptotic);
+  Value* outer = b.CreateIntrinsic(llvm::Intrinsic::copysign, {x->getType()}, {b.CreateFSub(splat(b, x, 1.0), erfc), x});
+  return b.CreateSelect(b.CreateFCmpOLT(ax, splat(b, x, 3.0)), inner, outer);  // NaN: outer gives NaN
+}
+
+}  // namespace
+
+Value* emit_double_math(llvm::IRBuilder<>& b, Op op, Value* x) {
+  switch (op) {
+    case Op::exp: return exp_d(b, x);
+    case Op::log: return log_d(b, x);
+    case Op::tanh: return tanh_d(b, x);
+    case Op::sigmoid: return sigmoid_d(b, x);
+    case Op::erf: return erf_d(b, x);
+    default: return nullptr;
+  }
+}
+
+}  // namespace tj::llvm_backend

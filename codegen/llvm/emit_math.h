@@ -1,0 +1,18 @@
+// Vector math for the LLVM emitter: exp, log, tanh, sigmoid and erf of
+// vectors of doubles. Float kernels widen to double, call these and round
+// once, so results are within an ulp of correctly rounded float32 (the
+// reference interpreter computes the same functions in double, too).
+// Special values follow C's libm: NaN propagates, exp overflows to Inf and
+// underflows through denormals to 0, log(0) = -Inf, log(x<0) = NaN.
+#pragma once
+
+#include <llvm/IR/IRBuilder.h>
+
+#include "ir/op.h"
+
+namespace tj::llvm_backend {
+
+// `op` (exp, log, tanh, sigmoid or erf) of a vector of doubles.
+llvm::Value* emit_double_math(llvm::IRBuilder<>& b, Op op, llvm::Value* x);
+
+}  // namespace tj::llvm_backend

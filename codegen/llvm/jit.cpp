@@ -1,0 +1,108 @@
+// The ORC LLJIT wrapper: create once, add a module with its own resource
+// tracker, look up, remove on destruction.
+#include "codegen/llvm/jit.h"
+
+#include <mutex>
+
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include "codegen/target.h"
+#include "ir/error.h"
+
+namespace tj::llvm_backend {
+
+namespace {
+
+std::string message_of(llvm::Error error) { return llvm::toString(std::move(error)); }
+
+template <typename T>
+T unwrap(llvm::Expected<T> value, const char* what) {
+  if (!value) fail("llvm: {}: {}", what, message_of(value.takeError()));
+  return std::move(*value);
+}
+
+struct Jit {
+  std::unique_ptr<llvm::orc::LLJIT> lljit;
+  std::unique_ptr<llvm::TargetMachine> machine;
+  std::mutex mutex;  // LLJIT is thread-safe; the counter below is not
+  int64_t next_module = 0;
+};
+
+llvm::orc::JITTargetMachineBuilder machine_builder() {
+  llvm::orc::JITTargetMachineBuilder builder = unwrap(llvm::orc::JITTargetMachineBuilder::detectHost(), "detect host");
+  if (host_isa().name == "avx2") builder.getFeatures().AddFeature("avx512f", false);  // TJ_ISA=avx2 on an AVX-512 host
+  builder.setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
+  return builder;
+}
+
+Jit& jit() {
+  static Jit* instance = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    auto* j = new Jit;
+    j->machine = unwrap(machine_builder().createTargetMachine(), "create target machine");
+    j->lljit = unwrap(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(machine_builder()).create(), "create LLJIT");
+    return j;
+  }();
+  return *instance;
+}
+
+void optimize(llvm::Module& module) {
+  llvm::LoopAnalysisManager loops;
+  llvm::FunctionAnalysisManager functions;
+  llvm::CGSCCAnalysisManager cgscc;
+  llvm::ModuleAnalysisManager modules;
+  llvm::PassBuilder builder(jit().machine.get());
+  builder.registerModuleAnalyses(modules);
+  builder.registerCGSCCAnalyses(cgscc);
+  builder.registerFunctionAnalyses(functions);
+  builder.registerLoopAnalyses(loops);
+  builder.crossRegisterProxies(loops, functions, cgscc, modules);
+  builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(module, modules);
+}
+
+class OrcModule : public LoadedModule {
+ public:
+  OrcModule(llvm::orc::ResourceTrackerSP tracker, void* entry) : tracker_(std::move(tracker)), entry_(entry) {}
+  ~OrcModule() override { llvm::consumeError(tracker_->remove()); }
+  void* entry() const override { return entry_; }
+
+ private:
+  llvm::orc::ResourceTrackerSP tracker_;
+  void* entry_;
+};
+
+}  // namespace
+
+llvm::TargetMachine& target_machine() { return *jit().machine; }
+
+std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> context, std::unique_ptr<llvm::Module> module,
+                                          const std::string& entry_name) {
+  Jit& j = jit();
+  module->setDataLayout(j.lljit->getDataLayout());
+  module->setTargetTriple(j.lljit->getTargetTriple().str());
+  std::string problems;
+  llvm::raw_string_ostream out(problems);
+  if (llvm::verifyModule(*module, &out)) fail("llvm: the emitted module is invalid: {}", out.str());
+  optimize(*module);
+  {
+    std::lock_guard lock(j.mutex);  // unique symbol names per module
+    module->getFunction(entry_name)->setName(entry_name + "_" + std::to_string(j.next_module++));
+  }
+  const std::string symbol = module->getFunctionList().front().getName().str();
+  llvm::orc::ResourceTrackerSP tracker = j.lljit->getMainJITDylib().createResourceTracker();
+  if (llvm::Error e = j.lljit->addIRModule(tracker, llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
+    fail("llvm: adding a module failed: {}", message_of(std::move(e)));
+  llvm::orc::ExecutorAddr address = unwrap(j.lljit->lookup(symbol), "look up the kernel");
+  return std::make_unique<OrcModule>(std::move(tracker), address.toPtr<void*>());
+}
+
+}  // namespace tj::llvm_backend

@@ -1,0 +1,35 @@
+// A small wrapper of LLVM's ORC LLJIT: one JIT per process, one resource
+// tracker per added module, so that an evicted kernel frees its code. Code
+// pages come from ORC's memory manager, which maps them writable, then
+// executable, never both.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace llvm {
+class LLVMContext;
+class Module;
+class TargetMachine;
+}  // namespace llvm
+
+namespace tj::llvm_backend {
+
+// A compiled module: the address of one entry function; destroying it
+// removes the module's code from the JIT.
+class LoadedModule {
+ public:
+  virtual ~LoadedModule() = default;
+  virtual void* entry() const = 0;
+};
+
+// Optimizes `module` (new pass manager, O3, for the JIT's target machine)
+// and adds it to the JIT; returns the loaded code of function `entry_name`.
+// Throws tj::Error with LLVM's message if anything fails.
+std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> context,
+                                          std::unique_ptr<llvm::Module> module, const std::string& entry_name);
+
+// The target machine kernels are compiled for (the host, or AVX2 with TJ_ISA=avx2).
+llvm::TargetMachine& target_machine();
+
+}  // namespace tj::llvm_backend

@@ -1,0 +1,74 @@
+// The loop-level kernel description that the code generators consume
+// (design §5). A kernel iterates a domain (a shape). Its last `inner_dims`
+// dims are the inner loop (reduced dims in a row kernel, the last dim of an
+// elementwise kernel); the others are rows, split across threads. Values are
+// steps in SSA order, each computed once per row (row level) or once per
+// element (element level). Buffers are read and written through index maps:
+// an element offset plus one stride per domain dim, 0 where a value is
+// broadcast. Reductions are steps that fold an element-level value over the
+// inner loop into a row-level value; a row kernel makes one pass over a row
+// per level of dependent reductions (softmax: max, then sum, then outputs).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/op.h"
+#include "ir/schedule.h"
+#include "ir/shape.h"
+
+namespace tj {
+
+struct IndexMap {
+  int buffer;       // index into the kernel's argument array
+  DType dtype;
+  int64_t offset;   // elements from the buffer's start
+  Strides strides;  // per domain dim, in elements
+};
+
+enum class StepKind { load, constant, compute, reduce };
+
+struct Step {
+  StepKind kind;
+  Op op = Op::constant;        // compute/reduce: the op
+  std::vector<int> args;       // compute/reduce: earlier steps
+  int load = -1;               // load: index into LoopKernel::loads
+  double constant = 0;         // constant: the value
+  DType dtype = DType::f32;    // the step's value type
+  bool row_level = false;      // computed once per row
+  int pass = 0;                // reduce: which pass over the row computes it (0-based)
+  Attrs attrs;                 // compute: e.g. cast's `to`
+};
+
+struct LoopKernel {
+  Shape domain;
+  int inner_dims = 1;
+  std::vector<IndexMap> loads;
+  std::vector<Step> steps;
+  struct Store {
+    int step;
+    IndexMap map;
+  };
+  std::vector<Store> stores;
+  int passes = 1;              // passes over each row (reductions' passes + the final one)
+  int arguments = 0;           // buffers: the kernel's inputs, then its outputs
+
+  int64_t rows() const;        // product of the row dims
+  int64_t inner() const;       // product of the inner dims (1 after merging, if contiguous)
+};
+
+// The layout of a materialized buffer the kernel reads: element strides and offset.
+struct BufferLayout {
+  Strides strides;
+  int64_t offset = 0;
+};
+
+// Builds the loop description of an elementwise or reduce kernel whose
+// inputs (kernel.inputs, in order) have `layouts`; nullopt with a reason in
+// `why` when the kernel is outside what codegen supports yet.
+std::optional<LoopKernel> lower_kernel(const Kernel& kernel, const std::vector<BufferLayout>& layouts, std::string* why);
+
+std::string print_loop_kernel(const LoopKernel& kernel);
+
+}  // namespace tj
