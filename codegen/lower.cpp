@@ -25,6 +25,7 @@ const std::set<Op> kSupportedOps = {
 
 bool supported_types(const Node* n) {
   const DType value = n->op == Op::select ? n->inputs[1]->type.dtype : n->inputs[0]->type.dtype;
+  if ((n->op == Op::eq || n->op == Op::ne) && value == DType::boolean) return true;  // comparing masks
   if (value != DType::f32) return false;
   if (n->op == Op::select && n->inputs[0]->type.dtype != DType::boolean) return false;
   return n->type.dtype == DType::f32 || n->type.dtype == DType::boolean;
@@ -159,7 +160,7 @@ class Lowering {
     shape = pad_to(shape, rank);
     Strides out;
     for (int d : perm_) {
-      if (shape[d] == domain_[d]) out.push_back(domain_[d] == 1 ? 0 : strides[d]);
+      if (shape[d] == domain_[d]) out.push_back(strides[d]);
       else if (shape[d] == 1) out.push_back(0);
       else unsupported(fmt::format("{} of shape {} is not aligned with the domain {}", what, shape_to_string(shape), shape_to_string(domain_)));
     }
@@ -221,7 +222,6 @@ class Lowering {
       if (step.kind == StepKind::reduce) step.pass = std::max(step.pass, pass_after(arg));
     }
     if (step.kind == StepKind::reduce) {
-      if (out_.steps[step.args[0]].row_level) unsupported(fmt::format("%{} reduces a value that is constant along the row", n->name));
       step.row_level = true;
       out_.passes = std::max(out_.passes, step.pass + 2);
     }

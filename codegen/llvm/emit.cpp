@@ -9,11 +9,14 @@
 //     store row-level outputs
 #include "codegen/llvm/emit.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <mutex>
 
 #include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Support/raw_ostream.h>
@@ -45,7 +48,10 @@ class Emitter {
     for (int i = 0; i < k_.arguments; ++i)
       base_.push_back(b_.CreateLoad(b_.getPtrTy(), b_.CreateConstGEP1_64(b_.getPtrTy(), args, i)));
     for (size_t s = 0; s < k_.steps.size(); ++s) {
-      if (k_.steps[s].kind == StepKind::reduce) accumulators_[s] = b_.CreateAlloca(accumulator_type(k_.steps[s]));
+      if (k_.steps[s].kind == StepKind::reduce) {
+        accumulators_[s] = b_.CreateAlloca(accumulator_type(k_.steps[s]));
+        compensations_[s] = b_.CreateAlloca(accumulator_type(k_.steps[s]));
+      }
       if (k_.steps[s].row_level) row_values_[s] = b_.CreateAlloca(vector_of(k_.steps[s].dtype));
     }
     if (ranges_over_elements(k_)) {
@@ -134,8 +140,15 @@ class Emitter {
     }
     ready_.assign(k_.steps.size(), false);
     compute_row_steps();
+    // The inner length goes through an empty asm so that LLVM sees no constant
+    // trip count: fully unrolled loops give tails with constant one-lane masks,
+    // which LLVM 16's x86 instruction selection fails on (fp_extend of a
+    // zero-extending load: "Cannot select extract_vector_elt"). The loop still
+    // runs vectorized; only the full unroll is lost.
+    auto* opaque = llvm::InlineAsm::get(llvm::FunctionType::get(b_.getInt64Ty(), {b_.getInt64Ty()}, false), "", "=r,0", false);
+    Value* inner = b_.CreateCall(opaque, {b_.getInt64(k_.inner())});
     for (int pass = 0; pass < k_.passes; ++pass) {
-      inner_loop(b_.getInt64(0), b_.getInt64(k_.inner()), pass);
+      inner_loop(b_.getInt64(0), inner, pass);
       compute_row_steps();
     }
     for (const LoopKernel::Store& store : k_.stores) {
@@ -173,8 +186,11 @@ class Emitter {
 
   // ---- the inner loop ----
   void inner_loop(Value* from, Value* to, int pass) {
-    for (auto& [s, slot] : accumulators_)
-      if (k_.steps[s].pass == pass) b_.CreateStore(identity(k_.steps[s]), slot);
+    for (auto& [s, slot] : accumulators_) {
+      if (k_.steps[s].pass != pass) continue;
+      b_.CreateStore(identity(k_.steps[s]), slot);
+      b_.CreateStore(splat_f(accumulator_type(k_.steps[s]), 0.0), compensations_.at(s));
+    }
     Value* position = create_entry_alloca(b_.getInt64Ty());
     b_.CreateStore(from, position);
     counted_loop(from, to, lanes_, [&](Value* j) {
@@ -210,7 +226,7 @@ class Emitter {
     for (size_t s = 0; s < k_.steps.size(); ++s) {
       const Step& step = k_.steps[s];
       if (step.kind != StepKind::reduce || step.pass != pass) continue;
-      accumulate(step, accumulators_.at(s), value(step.args[0]), mask);
+      accumulate(step, s, value(step.args[0]), mask);
     }
     if (!last) return;
     for (const LoopKernel::Store& store : k_.stores)
@@ -268,13 +284,31 @@ class Emitter {
     return b_.CreateSelect(b_.CreateFCmpUNO(a, b), b_.CreateFAdd(a, b), picked);
   }
 
-  void accumulate(const Step& s, Value* slot, Value* x, Value* mask) {
+  // Neumaier's compensated step: sum + x, with the rounding error of the
+  // addition added to `compensation` (while the sum is finite).
+  std::pair<Value*, Value*> compensated_add(Value* sum, Value* compensation, Value* x) {
+    Value* t = b_.CreateFAdd(sum, x);
+    Value* sum_bigger = b_.CreateFCmpOGE(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, sum), b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x));
+    Value* error = b_.CreateSelect(sum_bigger, b_.CreateFAdd(b_.CreateFSub(sum, t), x), b_.CreateFAdd(b_.CreateFSub(x, t), sum));
+    Value* finite = b_.CreateFCmpOLT(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, t), llvm::ConstantFP::getInfinity(t->getType()));
+    return {t, b_.CreateSelect(finite, b_.CreateFAdd(compensation, error), compensation)};
+  }
+
+  void accumulate(const Step& s, size_t step, Value* x, Value* mask) {
     auto* type = accumulator_type(s);
+    Value* slot = accumulators_.at(step);
     Value* acc = b_.CreateLoad(type, slot);
-    if (s.op == Op::sum || s.op == Op::mean) x = b_.CreateFPExt(x, type);  // float sums accumulate in double
+    if (s.op == Op::max || s.op == Op::min) {
+      if (mask) x = b_.CreateSelect(mask, x, identity(s));
+      b_.CreateStore(extremum(s.op, acc, x), slot);
+      return;
+    }
+    // Float sums accumulate in double, compensated, as the reference does.
+    x = b_.CreateFPExt(x, type);
     if (mask) x = b_.CreateSelect(mask, x, identity(s));
-    acc = s.op == Op::max || s.op == Op::min ? extremum(s.op, acc, x) : b_.CreateFAdd(acc, x);
-    b_.CreateStore(acc, slot);
+    auto [sum, compensation] = compensated_add(acc, b_.CreateLoad(type, compensations_.at(step)), x);
+    b_.CreateStore(sum, slot);
+    b_.CreateStore(compensation, compensations_.at(step));
   }
 
   void finish_reductions(int pass) {
@@ -283,9 +317,17 @@ class Emitter {
       if (step.pass != pass) continue;
       Value* acc = b_.CreateLoad(accumulator_type(step), slot);
       Value* total = b_.CreateExtractElement(acc, uint64_t{0});
-      for (int lane = 1; lane < lanes_; ++lane) {
-        Value* x = b_.CreateExtractElement(acc, lane);
-        total = step.op == Op::max || step.op == Op::min ? extremum(step.op, total, x) : b_.CreateFAdd(total, x);
+      if (step.op == Op::max || step.op == Op::min) {
+        for (int lane = 1; lane < lanes_; ++lane) total = extremum(step.op, total, b_.CreateExtractElement(acc, lane));
+      } else {
+        Value* lane_errors = b_.CreateLoad(accumulator_type(step), compensations_.at(s));
+        Value* compensation = b_.CreateExtractElement(lane_errors, uint64_t{0});
+        for (int lane = 1; lane < lanes_; ++lane) {
+          std::tie(total, compensation) = compensated_add(total, compensation, b_.CreateExtractElement(acc, lane));
+          compensation = b_.CreateFAdd(compensation, b_.CreateExtractElement(lane_errors, lane));
+        }
+        Value* finite = b_.CreateFCmpOLT(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, total), llvm::ConstantFP::getInfinity(total->getType()));
+        total = b_.CreateSelect(finite, b_.CreateFAdd(total, compensation), total);
       }
       if (step.op == Op::mean) total = b_.CreateFDiv(total, llvm::ConstantFP::get(b_.getDoubleTy(), static_cast<double>(k_.inner())));
       if (total->getType() != b_.getFloatTy()) total = b_.CreateFPTrunc(total, b_.getFloatTy());
@@ -317,8 +359,8 @@ class Emitter {
       case Op::div: return b_.CreateFDiv(a[0], a[1]);
       case Op::maximum: return extremum(Op::max, a[0], a[1]);
       case Op::minimum: return extremum(Op::min, a[0], a[1]);
-      case Op::eq: return b_.CreateFCmpOEQ(a[0], a[1]);
-      case Op::ne: return b_.CreateFCmpUNE(a[0], a[1]);
+      case Op::eq: return a[0]->getType()->isIntOrIntVectorTy() ? b_.CreateICmpEQ(a[0], a[1]) : b_.CreateFCmpOEQ(a[0], a[1]);
+      case Op::ne: return a[0]->getType()->isIntOrIntVectorTy() ? b_.CreateICmpNE(a[0], a[1]) : b_.CreateFCmpUNE(a[0], a[1]);
       case Op::lt: return b_.CreateFCmpOLT(a[0], a[1]);
       case Op::le: return b_.CreateFCmpOLE(a[0], a[1]);
       case Op::gt: return b_.CreateFCmpOGT(a[0], a[1]);
@@ -337,6 +379,7 @@ class Emitter {
   std::vector<Value*> base_;
   std::map<const IndexMap*, Value*> offsets_;
   std::map<size_t, Value*> accumulators_;
+  std::map<size_t, Value*> compensations_;
   std::map<size_t, Value*> row_values_;
   std::vector<bool> ready_;
 };
@@ -368,6 +411,8 @@ std::unique_ptr<CompiledKernel> compile_loop_kernel(const LoopKernel& kernel) {
   llvm::raw_string_ostream out(ir);
   module->print(out, nullptr);
   out.flush();
+  if (const char* dump = std::getenv("TJ_DUMP"); dump && std::string(dump).find("llvm") != std::string::npos)
+    std::fprintf(stderr, "%s", ir.c_str());
   std::unique_ptr<LoadedModule> loaded = load_module(std::move(context), std::move(module), "kernel");
   return std::make_unique<Compiled>(std::move(loaded), std::move(ir));
 }
