@@ -14,6 +14,7 @@
 #include "ir/error.h"
 #include "ir/interpreter.h"
 #include "ir/schedule.h"
+#include "runtime/buffer_pool.h"
 #include "runtime/parallel.h"
 
 namespace tj {
@@ -46,12 +47,14 @@ Backend parse_backend(const std::string& name) {
 
 struct Executable::Impl {
   Impl(const Program& p, const Function& f, Backend b)
-      : program(p), function(f), backend(b), kernels(list_kernels(f)), arena_bytes(memory_plan(f).arena_bytes) {}
+      : program(p), function(f), backend(b), kernels(list_kernels(f)), arena_bytes(memory_plan(f).arena_bytes),
+        pool(BufferPool::create()) {}
   const Program& program;
   const Function& function;
   Backend backend;
   std::vector<Kernel> kernels;
   int64_t arena_bytes = 0;
+  std::shared_ptr<BufferPool> pool;  // arenas and results, reused across calls
   mutable std::mutex mutex;
   mutable std::map<std::string, std::shared_ptr<NativeKernel>> native;  // by kernel index and input layouts
 
@@ -87,7 +90,7 @@ class Runner {
              type_to_string(inputs[i].type()));
       materialized_[params[i]] = inputs[i];
     }
-    arena_ = Array::zeros(DType::boolean, {impl_.arena_bytes});
+    arena_ = Array::view(impl_.pool->acquire(impl_.arena_bytes), DType::boolean, {impl_.arena_bytes}, {1}, 0);
     for (size_t k = 0; k < impl_.kernels.size(); ++k) run_kernel(k);
     local_.clear();
     std::vector<Array> results;
@@ -96,8 +99,13 @@ class Runner {
   }
 
  private:
+  // Where a kernel writes `out`: its arena slot, or a pooled result buffer
+  // (not zeroed: a kernel writes every element of its outputs).
   Array output_buffer(const Node* out) {
-    if (out->arena_offset < 0) return Array::zeros(out->type.dtype, out->type.shape);
+    if (out->arena_offset < 0) {
+      const int64_t bytes = numel(out->type.shape) * dtype_size(out->type.dtype);
+      return Array::view(impl_.pool->acquire(bytes), out->type.dtype, out->type.shape, contiguous_strides(out->type.shape), 0);
+    }
     return Array::view(arena_.storage(), out->type.dtype, out->type.shape, contiguous_strides(out->type.shape),
                        out->arena_offset / dtype_size(out->type.dtype));
   }

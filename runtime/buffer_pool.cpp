@@ -1,0 +1,53 @@
+// The buffer pool: exact-size reuse, bounded cache, blocks outliving the pool freed.
+#include "runtime/buffer_pool.h"
+
+#include <cstdlib>
+
+#include "ir/error.h"
+
+namespace tj {
+
+std::shared_ptr<BufferPool> BufferPool::create(int64_t max_cached_bytes) {
+  return std::shared_ptr<BufferPool>(new BufferPool(max_cached_bytes));
+}
+
+BufferPool::~BufferPool() {
+  for (auto& [bytes, block] : free_) std::free(block);
+}
+
+std::shared_ptr<void> BufferPool::acquire(int64_t bytes) {
+  const int64_t rounded = std::max<int64_t>(64, (bytes + 63) / 64 * 64);
+  void* block = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = free_.find(rounded); it != free_.end()) {
+      block = it->second;
+      cached_ -= rounded;
+      free_.erase(it);
+    }
+  }
+  if (!block) block = std::aligned_alloc(64, static_cast<size_t>(rounded));
+  if (!block) fail("cannot allocate {} bytes", rounded);
+  std::weak_ptr<BufferPool> pool = weak_from_this();
+  return std::shared_ptr<void>(block, [pool, rounded](void* p) {
+    if (auto owner = pool.lock()) owner->release(p, rounded);
+    else std::free(p);
+  });
+}
+
+void BufferPool::release(void* block, int64_t bytes) {
+  std::lock_guard lock(mutex_);
+  if (cached_ + bytes > max_cached_) {
+    std::free(block);
+    return;
+  }
+  free_.emplace(bytes, block);
+  cached_ += bytes;
+}
+
+int64_t BufferPool::cached_bytes() const {
+  std::lock_guard lock(mutex_);
+  return cached_;
+}
+
+}  // namespace tj
