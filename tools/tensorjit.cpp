@@ -6,6 +6,7 @@
 //                 [--no-fuse] [--bench N] [--explain]
 // Exit codes: 0 success, 1 an error in the program or its inputs, 2 bad usage.
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -55,6 +56,7 @@ struct Options {
   std::map<std::string, std::string> inputs;  // name -> .npy path
   std::optional<uint64_t> random_seed;
   std::optional<std::string> out_dir;
+  int bench_runs = 0;  // --bench N
   std::string backend = "auto";
   bool print = false;
   bool fuse = true;
@@ -127,8 +129,9 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--out") o.out_dir = value_of(i);
     else if (a == "--backend") o.backend = value_of(i);
     else if (a == "--threads") parse_number(a, value_of(i));  // the interpreter is single-threaded
-    else if (a == "--bench" || a == "--explain")
-      throw UsageError(fmt::format("{} needs the compiled backends, which are not built yet", a));
+    else if (a == "--bench") o.bench_runs = static_cast<int>(std::max<uint64_t>(1, std::min<uint64_t>(parse_number(a, value_of(i)), 100000)));
+    else if (a == "--explain")
+      throw UsageError("--explain of the command line is not built yet; tj::explain is (C++)");
     else if (a.starts_with("-")) throw UsageError(fmt::format("unknown option '{}'", a));
     else if (o.program_path.empty()) o.program_path = a;
     else throw UsageError(fmt::format("unexpected argument '{}'", a));
@@ -173,6 +176,43 @@ Array bind_input(const Options& o, const std::string& name, const TensorType& ty
   return random_array(type, *o.random_seed * 1000003 + stream);
 }
 
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
+
+// The median time of `runs` calls, after the first; `first_ms` gets the first call's time.
+double median_ms(const Executable& program, const std::vector<Array>& inputs, int runs, double& first_ms) {
+  auto start = Clock::now();
+  program.run(inputs);
+  first_ms = ms_since(start);
+  std::vector<double> times;
+  for (int i = 0; i < runs; ++i) {
+    start = Clock::now();
+    program.run(inputs);
+    times.push_back(ms_since(start));
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+// --bench N: the program eagerly (one kernel per op) and fused, both on
+// the chosen compiled backend, N timed calls each after a first one.
+void bench(const Program& source, const std::string& function, const std::vector<Array>& inputs, const Options& o) {
+  const Backend backend = parse_backend(o.backend == "interp" ? "interp" : o.backend);
+  double eager_first = 0, fused_first = 0, eager_ms = 0, fused_ms = 0, passes_ms = 0;
+  for (const bool fuse : {false, true}) {
+    Program program = parse_program(print_program(source), "bench");
+    program.constant_data = source.constant_data;
+    const auto start = Clock::now();
+    run_pipeline(program, PipelineOptions{.fuse = fuse});
+    if (fuse) passes_ms = ms_since(start);
+    const Executable executable(program, *program.find_function(function), backend);
+    (fuse ? fused_ms : eager_ms) = median_ms(executable, inputs, o.bench_runs, fuse ? fused_first : eager_first);
+  }
+  fmt::print("eager: {:.3f} ms\nfused: {:.3f} ms\nspeedup: {:.2f}\n", eager_ms, fused_ms, eager_ms / fused_ms);
+  // Compiling happens at the first call: its time beyond a steady call, plus the passes.
+  fmt::print("compile: {:.3f} ms\n", passes_ms + std::max(0.0, fused_first - fused_ms));
+}
+
 int run(const Options& o) {
   for (const BackendEntry& b : kBackends)
     if (b.name == o.backend && !b.unavailable_reason.empty())
@@ -202,6 +242,7 @@ int run(const Options& o) {
   // optimized, fused program kernel by kernel, as machine code where codegen
   // supports the kernel.
   std::vector<Array> results;
+  if (o.bench_runs > 0) bench(program, f.name(), inputs, o);
   if (o.backend == "interp") {
     results = interpret(program, f, inputs);
   } else {

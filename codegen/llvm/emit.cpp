@@ -343,7 +343,10 @@ class Emitter {
     for (int arg : step.args) a.push_back(value(arg));
     auto* f32 = vector_of(DType::f32);
     auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
-    auto in_double = [&](Op op) { return b_.CreateFPTrunc(emit_double_math(b_, op, b_.CreateFPExt(a[0], f64)), f32); };
+    auto in_double = [&](Op op) {
+      if (Value* fast = emit_float_math(b_, op, a[0])) return fast;
+      return b_.CreateFPTrunc(emit_double_math(b_, op, b_.CreateFPExt(a[0], f64)), f32);
+    };
     switch (step.op) {
       case Op::neg: return b_.CreateFNeg(a[0]);
       case Op::abs: return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a[0]);

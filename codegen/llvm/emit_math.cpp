@@ -122,7 +122,48 @@ Value* erf_d(llvm::IRBuilder<>& b, Value* x) {
   return b.CreateSelect(b.CreateFCmpOLT(ax, splat(b, x, 3.0)), inner, outer);  // NaN: outer gives NaN
 }
 
+// 2^n for integer-valued floats n in [-126, 127].
+Value* pow2_f(llvm::IRBuilder<>& b, Value* n) {
+  auto* ints = llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(n->getType()));
+  Value* e = b.CreateFPToSI(n, ints);
+  e = b.CreateShl(b.CreateAdd(e, llvm::ConstantInt::get(ints, 127)), llvm::ConstantInt::get(ints, 23));
+  return b.CreateBitCast(e, n->getType());
+}
+
+// exp in float: n = round(x / ln2), r = x - n ln2 with ln2 split so that
+// n * hi is exact (|r| <= 0.347), e^r by Taylor to r^7/7! (truncation
+// 5e-9 relative), then 2^n applied in two exact steps so that denormal
+// results round once. Overflow above 88.72, 0 below -103.97, NaN kept.
+Value* exp_f(llvm::IRBuilder<>& b, Value* x) {
+  auto* t = x->getType();
+  Value* clamped = b.CreateIntrinsic(llvm::Intrinsic::maxnum, {t}, {x, splat(b, x, -104.0)});
+  clamped = b.CreateIntrinsic(llvm::Intrinsic::minnum, {t}, {clamped, splat(b, x, 89.0)});
+  Value* n = unary(b, llvm::Intrinsic::rint, b.CreateFMul(clamped, splat(b, x, 1.44269504088896341)));
+  Value* r = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {n, splat(b, x, -0.693359375), clamped});
+  r = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {n, splat(b, x, 2.12194440e-4), r});
+  Value* p = horner(b, r, {1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1.0, 1.0});
+  Value* half = unary(b, llvm::Intrinsic::floor, b.CreateFMul(n, splat(b, x, 0.5)));
+  Value* result = b.CreateFMul(b.CreateFMul(p, pow2_f(b, half)), pow2_f(b, b.CreateFSub(n, half)));
+  result = b.CreateSelect(b.CreateFCmpOGT(x, splat(b, x, 88.7228393554687)), splat(b, x, INFINITY), result);
+  result = b.CreateSelect(b.CreateFCmpOLT(x, splat(b, x, -103.972084045410)), splat(b, x, 0.0), result);
+  return b.CreateSelect(b.CreateFCmpUNO(x, x), x, result);
+}
+
 }  // namespace
+
+Value* emit_float_math(llvm::IRBuilder<>& b, Op op, Value* x) {
+  switch (op) {
+    case Op::exp: return exp_f(b, x);
+    case Op::sigmoid: {
+      // e = e^-|x| never overflows: 1/(1+e) for x >= 0, e/(1+e) below (denormal results included).
+      Value* e = exp_f(b, b.CreateFNeg(unary(b, llvm::Intrinsic::fabs, x)));
+      Value* denominator = b.CreateFAdd(splat(b, x, 1.0), e);
+      Value* negative = b.CreateFCmpOLT(x, splat(b, x, 0.0));
+      return b.CreateFDiv(b.CreateSelect(negative, e, splat(b, x, 1.0)), denominator);  // NaN: NaN/NaN
+    }
+    default: return nullptr;
+  }
+}
 
 Value* emit_double_math(llvm::IRBuilder<>& b, Op op, Value* x) {
   switch (op) {

@@ -15,4 +15,9 @@ namespace tj::llvm_backend {
 // `op` (exp, log, tanh, sigmoid or erf) of a vector of doubles.
 llvm::Value* emit_double_math(llvm::IRBuilder<>& b, Op op, llvm::Value* x);
 
+// `op` of a vector of floats computed in float, where an algorithm of
+// float32 accuracy (at most 3 ulps, tested) exists: exp and sigmoid.
+// Returns nullptr for the other ops, which go through double.
+llvm::Value* emit_float_math(llvm::IRBuilder<>& b, Op op, llvm::Value* x);
+
 }  // namespace tj::llvm_backend
