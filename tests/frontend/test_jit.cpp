@@ -314,6 +314,9 @@ TEST(Jit, ExplainReportsEveryKernel) {
   EXPECT_NE(report.find("tensorjit explain: 3 kernels"), std::string::npos) << report;
   EXPECT_NE(report.find("kernel 1 (reduce): fuses"), std::string::npos) << report;
   EXPECT_NE(report.find("not fused with kernel 0: matmul"), std::string::npos) << report;
-  EXPECT_NE(report.find("max relative error against the interpreter: 0"), std::string::npos) << report;
+  // The interpreter computes exp in double; the generated code in float, within a few ulps.
+  const size_t at = report.find("max relative error against the interpreter: ");
+  ASSERT_NE(at, std::string::npos) << report;
+  EXPECT_LT(std::stod(report.substr(at + 45)), 1e-5) << report;
   EXPECT_NE(report.find("compile:"), std::string::npos) << report;
 }
