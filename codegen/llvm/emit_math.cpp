@@ -25,12 +25,14 @@ Value* horner(llvm::IRBuilder<>& b, Value* x, const std::vector<double>& coeffic
 
 Value* unary(llvm::IRBuilder<>& b, llvm::Intrinsic::ID id, Value* x) { return b.CreateUnaryIntrinsic(id, x); }
 
-// 2^n for integer-valued doubles n in [-1022, 1023], built from exponent bits.
+// 2^n for integer-valued n in the normal exponent range of n's type
+// (doubles: [-1022, 1023], floats: [-126, 127]), built from exponent bits.
 Value* pow2(llvm::IRBuilder<>& b, Value* n) {
   auto* ints = llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(n->getType()));
+  const bool is_double = n->getType()->getScalarType()->isDoubleTy();
   Value* e = b.CreateFPToSI(n, ints);
-  e = b.CreateShl(b.CreateAdd(e, llvm::ConstantInt::get(ints, 1023)), llvm::ConstantInt::get(ints, 52));
-  return b.CreateBitCast(e, n->getType());
+  e = b.CreateAdd(e, llvm::ConstantInt::get(ints, is_double ? 1023 : 127));
+  return b.CreateBitCast(b.CreateShl(e, llvm::ConstantInt::get(ints, is_double ? 52 : 23)), n->getType());
 }
 
 // exp: n = round(x / ln2), r = x - n ln2 (two-part ln2, |r| <= 0.347),
@@ -122,14 +124,6 @@ Value* erf_d(llvm::IRBuilder<>& b, Value* x) {
   return b.CreateSelect(b.CreateFCmpOLT(ax, splat(b, x, 3.0)), inner, outer);  // NaN: outer gives NaN
 }
 
-// 2^n for integer-valued floats n in [-126, 127].
-Value* pow2_f(llvm::IRBuilder<>& b, Value* n) {
-  auto* ints = llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(n->getType()));
-  Value* e = b.CreateFPToSI(n, ints);
-  e = b.CreateShl(b.CreateAdd(e, llvm::ConstantInt::get(ints, 127)), llvm::ConstantInt::get(ints, 23));
-  return b.CreateBitCast(e, n->getType());
-}
-
 // exp in float: n = round(x / ln2), r = x - n ln2 with ln2 split so that
 // n * hi is exact (|r| <= 0.347), e^r by Taylor to r^7/7! (truncation
 // 5e-9 relative), then 2^n applied in two exact steps so that denormal
@@ -143,7 +137,7 @@ Value* exp_f(llvm::IRBuilder<>& b, Value* x) {
   r = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {n, splat(b, x, 2.12194440e-4), r});
   Value* p = horner(b, r, {1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1.0, 1.0});
   Value* half = unary(b, llvm::Intrinsic::floor, b.CreateFMul(n, splat(b, x, 0.5)));
-  Value* result = b.CreateFMul(b.CreateFMul(p, pow2_f(b, half)), pow2_f(b, b.CreateFSub(n, half)));
+  Value* result = b.CreateFMul(b.CreateFMul(p, pow2(b, half)), pow2(b, b.CreateFSub(n, half)));
   result = b.CreateSelect(b.CreateFCmpOGT(x, splat(b, x, 88.7228393554687)), splat(b, x, INFINITY), result);
   result = b.CreateSelect(b.CreateFCmpOLT(x, splat(b, x, -103.972084045410)), splat(b, x, 0.0), result);
   return b.CreateSelect(b.CreateFCmpUNO(x, x), x, result);

@@ -142,7 +142,11 @@ const Case kCases[] = {
     {"const_integer_for_bool", "func @f() -> bool[] {\n  %c = const 2 : bool[]\n  return %c\n}\n", 2, 14,
      "literal 2 is not true or false"},
 
+    {"const_without_literal", "func @f() -> f32[] {\n  %c = const : f32[]\n  return %c\n}\n", 2, 14,
+     "expected a literal or a tensor symbol like '@w0' after 'const', got ':'"},
+
     // missing pieces
+    {"unclosed_parameter_list", "func @f(%x: f32[] -> f32[] {\n  return %x\n}\n", 1, 19, "expected ',' or ')', got '->'"},
     {"missing_return", "func @f(%a: f32[3]) -> f32[3] {\n  %y = neg %a\n}\n", 3, 1,
      "expected a statement or 'return', got '}'"},
     {"end_of_file_before_return", "func @f(%a: f32[3]) -> f32[3] {\n  %y = neg %a\n", 3, 1,

@@ -65,6 +65,11 @@ TEST(RoundTrip, NonCanonicalInputBecomesCanonical) {
   EXPECT_EQ(tj::print_program(tj::parse_program(text)), expected);
 }
 
+TEST(RoundTrip, ByteOrderMarkAndUnderflowingLiteralsAreAccepted) {
+  const tj::Program p = tj::parse_program("\xEF\xBB\xBF" "func @f() -> f32[] {\n  %c = const 1e-400 : f32[]\n  return %c\n}\n");
+  EXPECT_EQ(p.functions[0].nodes()[0]->constant.f, 0.0);  // rounds to 0, as Python and NumPy read it
+}
+
 TEST(RoundTrip, FloatLiteralsKeepTheirValue) {
   for (const char* literal : {"0.1", "3.4028234663852886e+38", "1e-45", "-2.5", "1e+20", "123456789"}) {
     SCOPED_TRACE(literal);
