@@ -124,7 +124,7 @@ class Runner {
 
   bool run_native(size_t index) {
     const Kernel& kernel = impl_.kernels[index];
-    if (kernel.kind != KernelKind::elementwise && kernel.kind != KernelKind::reduce) return false;
+    if (kernel.kind == KernelKind::copy) return false;
     std::vector<BufferLayout> layouts;
     std::vector<void*> args;
     for (Node* input : kernel.inputs) {
@@ -193,8 +193,7 @@ std::vector<std::string> Executable::describe() const {
   }
   for (size_t k = 0; k < impl_->kernels.size(); ++k) {
     const KernelKind kind = impl_->kernels[k].kind;
-    if (impl_->backend == Backend::llvm && kind != KernelKind::elementwise && kind != KernelKind::reduce)
-      lines[k] = kind == KernelKind::matmul ? "interp: matmul kernels are not generated yet" : "interp: a copy";
+    if (impl_->backend == Backend::llvm && kind == KernelKind::copy) lines[k] = "interp: a copy";
   }
   return lines;
 }

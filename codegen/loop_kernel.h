@@ -8,6 +8,8 @@
 // broadcast. Reductions are steps that fold an element-level value over the
 // inner loop into a row-level value; a row kernel makes one pass over a row
 // per level of dependent reductions (softmax: max, then sum, then outputs).
+// A matmul kernel iterates the matmul's output: rows are its batch and row
+// dims, the inner loop its columns, and its epilogue is elementwise steps.
 #pragma once
 
 #include <optional>
@@ -25,9 +27,12 @@ struct IndexMap {
   DType dtype;
   int64_t offset;   // elements from the buffer's start
   Strides strides;  // per domain dim, in elements
+  int64_t k_stride = 0;  // matmul operands: the stride along the contracted dim
 };
 
-enum class StepKind { load, constant, compute, reduce };
+// A matmul step is the dot product, at each output element, of a row of A
+// and a column of B (two loads with a k_stride) over k_extent elements.
+enum class StepKind { load, constant, compute, reduce, matmul };
 
 struct Step {
   StepKind kind;
@@ -38,6 +43,7 @@ struct Step {
   DType dtype = DType::f32;    // the step's value type
   bool row_level = false;      // computed once per row
   int pass = 0;                // reduce: which pass over the row computes it (0-based)
+  int64_t k_extent = 0;        // matmul: the length of the contracted dim (args: the two loads)
   Attrs attrs;                 // compute: e.g. cast's `to`
 };
 

@@ -20,8 +20,11 @@ namespace {
 const std::set<Op> kSupportedOps = {
     Op::neg, Op::abs, Op::relu, Op::exp, Op::log, Op::tanh, Op::sigmoid, Op::sqrt, Op::rsqrt, Op::erf,
     Op::reciprocal, Op::add, Op::sub, Op::mul, Op::div, Op::maximum, Op::minimum, Op::eq, Op::ne, Op::lt,
-    Op::le, Op::gt, Op::ge, Op::select, Op::sum, Op::mean, Op::max, Op::min,
+    Op::le, Op::gt, Op::ge, Op::select, Op::sum, Op::mean, Op::max, Op::min, Op::matmul,
 };
+
+// A matmul kernel keeps one output row of double sums on the stack.
+constexpr int64_t kMaxMatmulColumns = 1 << 15;
 
 bool supported_types(const Node* n) {
   const DType value = n->op == Op::select ? n->inputs[1]->type.dtype : n->inputs[0]->type.dtype;
@@ -114,8 +117,7 @@ class Lowering {
   [[noreturn]] static void unsupported(std::string reason) { throw reason; }
 
   LoopKernel lower() {
-    if (kernel_.kind != KernelKind::elementwise && kernel_.kind != KernelKind::reduce)
-      unsupported("matmul and copy kernels are not generated yet");
+    if (kernel_.kind == KernelKind::copy) unsupported("copy kernels run on the interpreter");
     std::vector<int> reduced;
     bool has_reduce = false;
     for (const Node* n : kernel_.nodes) {
@@ -128,7 +130,13 @@ class Lowering {
       }
     }
     if (has_reduce && reduced.empty()) unsupported("a reduction over no axes");
-    if (reduced.empty()) {
+    for (const Node* n : kernel_.nodes)
+      if (n->op == Op::matmul) {
+        if (n->type.rank() < 2 || n->inputs[0]->type.rank() < 2 || n->inputs[1]->type.rank() < 2)
+          unsupported("a matrix-vector product (1-D operand)");
+        domain_ = n->type.shape;
+      }
+    if (reduced.empty() && kernel_.kind != KernelKind::matmul) {
       for (const Node* n : kernel_.nodes) domain_ = *broadcast_shapes(domain_, n->type.shape);
     }
     if (domain_.empty()) domain_ = {1};
@@ -208,7 +216,55 @@ class Lowering {
     return !reduced_set_.empty();  // an elementwise kernel has no row-level loads
   }
 
+  // A and B of a matmul as index maps over the output domain plus a stride
+  // along k: batch dims broadcast (stride 0 where the operand has 1), A does
+  // not move along the output's columns, B not along its rows.
+  int matmul_operand(const Node* n, int which) {
+    Node* operand = n->inputs[which];
+    Node* source = view_source(operand);
+    if (step_of_.contains(source) || source->op == Op::constant && source->constant.symbol.empty())
+      unsupported("a matmul operand computed in its own kernel or a splat");
+    auto input = std::find(kernel_.inputs.begin(), kernel_.inputs.end(), source);
+    const size_t buffer = input - kernel_.inputs.begin();
+    View v{source->type.shape, layouts_.at(buffer).strides, layouts_.at(buffer).offset};
+    std::vector<const Node*> chain;
+    for (const Node* x = operand; x != source; x = x->inputs[0]) chain.push_back(x);
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+      if (!apply_view(*it, v)) unsupported(fmt::format("view %{} of a strided value is not an index map", (*it)->name));
+    const size_t r = v.shape.size();
+    if (get_bool(n->attrs, which == 0 ? "transpose_a" : "transpose_b", false)) {
+      std::swap(v.shape[r - 2], v.shape[r - 1]);
+      std::swap(v.strides[r - 2], v.strides[r - 1]);
+    }
+    // Rows of A are the output's rows, columns of B its columns; the other dim is k.
+    const int64_t k_stride = which == 0 ? v.strides[r - 1] : v.strides[r - 2];
+    Shape shape(v.shape.begin(), v.shape.end() - 2);
+    Strides strides(v.strides.begin(), v.strides.end() - 2);
+    shape.push_back(which == 0 ? v.shape[r - 2] : 1);
+    strides.push_back(which == 0 ? v.strides[r - 2] : 0);
+    shape.push_back(which == 0 ? 1 : v.shape[r - 1]);
+    strides.push_back(which == 0 ? 0 : v.strides[r - 1]);
+    IndexMap map{static_cast<int>(buffer), source->type.dtype, v.offset, to_domain(shape, strides, "%" + operand->name), k_stride};
+    out_.loads.push_back(map);
+    Step load{StepKind::load};
+    load.load = static_cast<int>(out_.loads.size()) - 1;
+    load.dtype = source->type.dtype;
+    return add_step(load);
+  }
+
   void lower_node(const Node* n) {
+    if (n->op == Op::matmul) {
+      Step step{StepKind::matmul};
+      step.op = Op::matmul;
+      step.dtype = n->type.dtype;
+      step.args = {matmul_operand(n, 0), matmul_operand(n, 1)};
+      const Shape& a = n->inputs[0]->type.shape;
+      step.k_extent = get_bool(n->attrs, "transpose_a", false) ? a[a.size() - 2] : a.back();
+      if (n->type.shape.back() > kMaxMatmulColumns)
+        unsupported(fmt::format("a matmul with more than {} columns (its row of sums lives on the stack)", kMaxMatmulColumns));
+      step_of_[n] = add_step(step);
+      return;
+    }
     Step step{is_reduce(n->op) ? StepKind::reduce : StepKind::compute};
     step.op = n->op;
     step.dtype = n->type.dtype;

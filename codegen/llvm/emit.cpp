@@ -54,6 +54,8 @@ class Emitter {
       }
       if (k_.steps[s].row_level) row_values_[s] = b_.CreateAlloca(vector_of(k_.steps[s].dtype));
     }
+    for (const Step& step : k_.steps)  // a matmul kernel's row of sums (lowering bounds its length)
+      if (step.kind == StepKind::matmul) row_sums_ = b_.CreateAlloca(b_.getDoubleTy(), b_.getInt64(k_.inner()));
     if (ranges_over_elements(k_)) {
       offsets_.clear();
       for (const IndexMap* m : all_maps()) offsets_[m] = b_.getInt64(m->offset);
@@ -147,6 +149,8 @@ class Emitter {
     // runs vectorized; only the full unroll is lost.
     auto* opaque = llvm::InlineAsm::get(llvm::FunctionType::get(b_.getInt64Ty(), {b_.getInt64Ty()}, false), "", "=r,0", false);
     Value* inner = b_.CreateCall(opaque, {b_.getInt64(k_.inner())});
+    for (const Step& step : k_.steps)
+      if (step.kind == StepKind::matmul) matmul_row(step, inner);
     for (int pass = 0; pass < k_.passes; ++pass) {
       inner_loop(b_.getInt64(0), inner, pass);
       compute_row_steps();
@@ -191,22 +195,7 @@ class Emitter {
       b_.CreateStore(identity(k_.steps[s]), slot);
       b_.CreateStore(splat_f(accumulator_type(k_.steps[s]), 0.0), compensations_.at(s));
     }
-    Value* position = create_entry_alloca(b_.getInt64Ty());
-    b_.CreateStore(from, position);
-    counted_loop(from, to, lanes_, [&](Value* j) {
-      body(j, nullptr, pass);
-      b_.CreateStore(b_.CreateAdd(j, b_.getInt64(lanes_)), position);
-    });
-    // The tail: fewer than `lanes_` elements left, done once under a mask.
-    Value* j = b_.CreateLoad(b_.getInt64Ty(), position);
-    auto* tail = llvm::BasicBlock::Create(ctx_, "tail", fn_);
-    auto* after = llvm::BasicBlock::Create(ctx_, "tail.done", fn_);
-    b_.CreateCondBr(b_.CreateICmpSLT(j, to), tail, after);
-    b_.SetInsertPoint(tail);
-    Value* mask = b_.CreateICmpSLT(b_.CreateAdd(splat(j), lane_ids()), splat(to));
-    body(j, mask, pass);
-    b_.CreateBr(after);
-    b_.SetInsertPoint(after);
+    vector_loop(from, to, [&](Value* j, Value* mask) { body(j, mask, pass); });
     finish_reductions(pass);
   }
 
@@ -219,6 +208,8 @@ class Emitter {
       Value* v;
       if (step.row_level) v = b_.CreateLoad(vector_of(step.dtype), row_values_.at(s));
       else if (step.kind == StepKind::load) v = load_vector(k_.loads[step.load], j, mask);
+      else if (step.kind == StepKind::matmul)
+        v = b_.CreateFPTrunc(load_doubles(b_.CreateGEP(b_.getDoubleTy(), row_sums_, j), mask), vector_of(DType::f32));
       else v = compute(step, value);
       return values[s] = v;
     };
@@ -231,6 +222,61 @@ class Emitter {
     if (!last) return;
     for (const LoopKernel::Store& store : k_.stores)
       if (!k_.steps[store.step].row_level) store_vector(store.map, value(store.step), j, mask);
+  }
+
+  // The matmul row of this kernel's row, into `row_sums_` (one double per
+  // output column): for each k, A's element (splat) times B's row k, which
+  // streams B row by row, accumulated in double (as the reference does)
+  // with FMAs. The epilogue loop then reads the sums as the matmul's value.
+  void matmul_row(const Step& step, Value* inner) {
+    const IndexMap& a = k_.loads[k_.steps[step.args[0]].load];
+    const IndexMap& bm = k_.loads[k_.steps[step.args[1]].load];
+    auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
+    auto sums_at = [&](Value* j) { return b_.CreateGEP(b_.getDoubleTy(), row_sums_, j); };
+    vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask) {
+      store_doubles(splat_f(f64, 0.0), sums_at(j), mask);
+    });
+    counted_loop(b_.getInt64(0), b_.getInt64(step.k_extent), 1, [&](Value* k) {
+      Value* a_at = b_.CreateAdd(offsets_.at(&a), b_.CreateMul(k, b_.getInt64(a.k_stride)));
+      Value* x = splat(b_.CreateFPExt(b_.CreateLoad(b_.getFloatTy(), b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], a_at)), b_.getDoubleTy()));
+      Value* saved = offsets_.at(&bm);  // B's row k: its map shifted by k rows
+      offsets_[&bm] = b_.CreateAdd(saved, b_.CreateMul(k, b_.getInt64(bm.k_stride)));
+      vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask) {
+        Value* y = b_.CreateFPExt(load_vector(bm, j, mask), f64);
+        Value* acc = load_doubles(sums_at(j), mask);
+        store_doubles(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, acc}), sums_at(j), mask);
+      });
+      offsets_[&bm] = saved;
+    });
+  }
+
+  Value* load_doubles(Value* p, Value* mask) {
+    auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
+    if (mask) return b_.CreateMaskedLoad(f64, p, llvm::Align(8), mask, llvm::Constant::getNullValue(f64));
+    return b_.CreateAlignedLoad(f64, p, llvm::Align(8));
+  }
+  void store_doubles(Value* v, Value* p, Value* mask) {
+    if (mask) b_.CreateMaskedStore(v, p, llvm::Align(8), mask);
+    else b_.CreateAlignedStore(v, p, llvm::Align(8));
+  }
+
+  // for (j = from; j < to; j += lanes) body(j, nullptr), then one masked tail.
+  template <typename Body>
+  void vector_loop(Value* from, Value* to, Body body) {
+    Value* position = create_entry_alloca(b_.getInt64Ty());
+    b_.CreateStore(from, position);
+    counted_loop(from, to, lanes_, [&](Value* j) {
+      body(j, nullptr);
+      b_.CreateStore(b_.CreateAdd(j, b_.getInt64(lanes_)), position);
+    });
+    Value* j = b_.CreateLoad(b_.getInt64Ty(), position);
+    auto* tail = llvm::BasicBlock::Create(ctx_, "tail", fn_);
+    auto* after = llvm::BasicBlock::Create(ctx_, "tail.done", fn_);
+    b_.CreateCondBr(b_.CreateICmpSLT(j, to), tail, after);
+    b_.SetInsertPoint(tail);
+    body(j, b_.CreateICmpSLT(b_.CreateAdd(splat(j), lane_ids()), splat(to)));
+    b_.CreateBr(after);
+    b_.SetInsertPoint(after);
   }
 
   Value* element_pointers(const IndexMap& m, Value* j, int64_t stride) {
@@ -383,6 +429,7 @@ class Emitter {
   std::map<const IndexMap*, Value*> offsets_;
   std::map<size_t, Value*> accumulators_;
   std::map<size_t, Value*> compensations_;
+  Value* row_sums_ = nullptr;
   std::map<size_t, Value*> row_values_;
   std::vector<bool> ready_;
 };
@@ -400,7 +447,10 @@ class Compiled : public CompiledKernel {
 
 }  // namespace
 
-bool ranges_over_elements(const LoopKernel& kernel) { return kernel.domain.size() == 1 && kernel.passes == 1; }
+bool ranges_over_elements(const LoopKernel& kernel) {
+  const bool has_matmul = std::any_of(kernel.steps.begin(), kernel.steps.end(), [](const Step& s) { return s.kind == StepKind::matmul; });
+  return kernel.domain.size() == 1 && kernel.passes == 1 && !has_matmul;
+}
 
 std::unique_ptr<CompiledKernel> compile_loop_kernel(const LoopKernel& kernel) {
   // One compile at a time: compiles are rare, and this keeps LLVM's shared

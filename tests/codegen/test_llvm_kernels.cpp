@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 
 #include <bit>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -49,8 +50,11 @@ Tensor special_values(const tj::Shape& shape, uint64_t seed) {
 
 using Fn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 
-// Runs fn on both backends and compares; requires every kernel to be native code.
-void expect_llvm_matches(const Fn& fn, const std::vector<Tensor>& inputs, const std::string& what) {
+// Runs fn on both backends and compares; requires every kernel to be native
+// code. With `sums_of_products`, an element may differ by 8 float32 epsilons
+// of the largest result instead: a dot product that cancels to near zero
+// keeps the rounding of its terms, whose size is the result's scale.
+void expect_llvm_matches(const Fn& fn, const std::vector<Tensor>& inputs, const std::string& what, bool sums_of_products = false) {
   auto reference = tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "interp"});
   auto native = tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "llvm"});
   const std::vector<Tensor> expected = reference(inputs), got = native(inputs);
@@ -60,7 +64,11 @@ void expect_llvm_matches(const Fn& fn, const std::vector<Tensor>& inputs, const 
   for (size_t r = 0; r < expected.size(); ++r) {
     ASSERT_EQ(expected[r].shape(), got[r].shape()) << what;
     const std::vector<double> e = tj::testing::values_of(expected[r].array()), g = tj::testing::values_of(got[r].array());
+    double scale = 0;
+    for (double v : e)
+      if (std::isfinite(v)) scale = std::max(scale, std::fabs(v));
     for (size_t i = 0; i < e.size(); ++i) {
+      if (sums_of_products && std::fabs(e[i] - g[i]) <= 8 * FLT_EPSILON * scale) continue;
       const int64_t d = ulps(static_cast<float>(e[i]), static_cast<float>(g[i]));
       ASSERT_LE(d, kMaxUlps) << what << " result " << r << " element " << i << ": expected " << e[i] << ", got " << g[i];
     }
@@ -141,6 +149,30 @@ TEST(LlvmKernels, RowKernels) {
                       {special_values({33, 5}, 10)}, "column reductions");
   expect_llvm_matches([](const auto& in) { return std::vector{tj::exp(in[0]), tj::exp(in[0]).sum({1})}; },
                       {Tensor::randn({6, 300}, 11)}, "exp and its row sums, written once");
+}
+
+TEST(LlvmKernels, MatmulWithEpilogues) {
+  struct Case {
+    tj::Shape a, b;
+    bool transpose_b;
+  };
+  const Case cases[] = {
+      {{1, 1}, {1, 1}, false},     {{3, 5}, {5, 7}, false},      {{4, 17}, {17, 33}, false},   {{2, 3, 8}, {8, 9}, false},
+      {{2, 1, 4, 6}, {3, 6, 5}, false}, {{5, 0}, {0, 3}, false}, {{0, 4}, {4, 3}, false},       {{6, 16}, {9, 16}, true},
+      {{64, 100}, {100, 70}, false},
+  };
+  for (const Case& c : cases) {
+    const std::string at = tj::shape_to_string(c.a) + " @ " + tj::shape_to_string(c.b) + (c.transpose_b ? "^T" : "");
+    const int64_t n = c.transpose_b ? c.b[c.b.size() - 2] : c.b.back();
+    const bool t = c.transpose_b;
+    expect_llvm_matches([t](const auto& in) { return std::vector{tj::matmul(in[0], t ? in[1].T() : in[1])}; },
+                        {Tensor::randn(c.a, 1), Tensor::randn(c.b, 2)}, "matmul " + at, true);
+    expect_llvm_matches([t](const auto& in) { return std::vector{tj::relu(tj::matmul(in[0], t ? in[1].T() : in[1]) + in[2]) * 0.5}; },
+                        {Tensor::randn(c.a, 1), Tensor::randn(c.b, 2), Tensor::randn({n}, 3)}, "matmul + bias, relu " + at, true);
+  }
+  // A transposed (strided) left operand and NaN/Inf in the data.
+  expect_llvm_matches([](const auto& in) { return std::vector{tj::matmul(in[0].T(), in[1])}; },
+                      {special_values({9, 4}, 4), Tensor::randn({9, 11}, 5)}, "matmul of a transposed operand with specials", true);
 }
 
 TEST(LlvmKernels, VectorMathOverAllFloats) {
