@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <set>
 #include <mutex>
 
 #include <llvm/IR/IRBuilder.h>
@@ -54,6 +55,7 @@ class Emitter {
       }
       if (k_.steps[s].row_level) row_values_[s] = b_.CreateAlloca(vector_of(k_.steps[s].dtype));
     }
+    plan_row_cache();
     for (const Step& step : k_.steps)  // a matmul kernel's row of sums (lowering bounds its length)
       if (step.kind == StepKind::matmul) row_sums_ = b_.CreateAlloca(b_.getDoubleTy(), b_.getInt64(k_.inner()));
     if (ranges_over_elements(k_)) {
@@ -210,7 +212,11 @@ class Emitter {
       else if (step.kind == StepKind::load) v = load_vector(k_.loads[step.load], j, mask);
       else if (step.kind == StepKind::matmul)
         v = b_.CreateFPTrunc(load_doubles(b_.CreateGEP(b_.getDoubleTy(), row_sums_, j), mask), vector_of(DType::f32));
+      else if (auto cached = row_cache_.find(s); cached != row_cache_.end() && cached->second.first_pass < pass)
+        v = load_floats(b_.CreateGEP(b_.getFloatTy(), cached->second.buffer, j), mask);
       else v = compute(step, value);
+      if (auto cached = row_cache_.find(s); cached != row_cache_.end() && cached->second.first_pass == pass)
+        store_floats(v, b_.CreateGEP(b_.getFloatTy(), cached->second.buffer, j), mask);
       return values[s] = v;
     };
     const bool last = pass == k_.passes - 1;
@@ -248,6 +254,43 @@ class Emitter {
       });
       offsets_[&bm] = saved;
     });
+  }
+
+  Value* load_floats(Value* p, Value* mask) {
+    auto* f32 = vector_of(DType::f32);
+    if (mask) return b_.CreateMaskedLoad(f32, p, llvm::Align(4), mask, llvm::Constant::getNullValue(f32));
+    return b_.CreateAlignedLoad(f32, p, llvm::Align(4));
+  }
+  void store_floats(Value* v, Value* p, Value* mask) {
+    if (mask) b_.CreateMaskedStore(v, p, llvm::Align(4), mask);
+    else b_.CreateAlignedStore(v, p, llvm::Align(4));
+  }
+
+  // Element values that several passes over a row need (softmax's exp(x - max)
+  // in its sum pass and its output pass) are computed once, in the first, and
+  // kept in a row buffer on the stack for the later ones.
+  void plan_row_cache() {
+    if (k_.passes < 2 || ranges_over_elements(k_) || k_.inner() > kMaxCachedRow) return;
+    std::map<int, std::set<int>> passes_of;
+    for (int pass = 0; pass < k_.passes; ++pass) {
+      std::vector<int> pending;
+      for (size_t s = 0; s < k_.steps.size(); ++s)
+        if (k_.steps[s].kind == StepKind::reduce && k_.steps[s].pass == pass) pending.push_back(k_.steps[s].args[0]);
+      if (pass == k_.passes - 1)
+        for (const LoopKernel::Store& store : k_.stores) pending.push_back(store.step);
+      std::set<int> seen;
+      while (!pending.empty()) {
+        const int s = pending.back();
+        pending.pop_back();
+        const Step& step = k_.steps[s];
+        if (step.row_level || step.kind != StepKind::compute || !seen.insert(s).second) continue;
+        passes_of[s].insert(pass);
+        pending.insert(pending.end(), step.args.begin(), step.args.end());
+      }
+    }
+    for (const auto& [s, passes] : passes_of)
+      if (passes.size() > 1 && k_.steps[s].dtype == DType::f32)
+        row_cache_[s] = {*passes.begin(), b_.CreateAlloca(b_.getFloatTy(), b_.getInt64(k_.inner()))};
   }
 
   Value* load_doubles(Value* p, Value* mask) {
@@ -430,6 +473,12 @@ class Emitter {
   std::map<size_t, Value*> accumulators_;
   std::map<size_t, Value*> compensations_;
   Value* row_sums_ = nullptr;
+  struct CachedRow {
+    int first_pass;
+    Value* buffer;
+  };
+  std::map<int, CachedRow> row_cache_;
+  static constexpr int64_t kMaxCachedRow = 1 << 14;  // floats per cached value: 64 KiB of stack at most
   std::map<size_t, Value*> row_values_;
   std::vector<bool> ready_;
 };
