@@ -73,6 +73,24 @@ Node* collapse_views(Rewriter& r, Node* n) {
 
 Node* single_concat(Rewriter&, Node* n) { return n->inputs.size() == 1 ? n->inputs[0] : nullptr; }
 
+// A reshape of elementwise work on same-shaped operands reshapes the
+// operands instead, so that the work fuses with what reads the reshape
+// (a split reduction, say). Splat operands stay as they are.
+Node* reshape_operands(Rewriter& r, Node* n) {
+  Node* op = n->inputs[0];
+  if (!is_elementwise(op->op)) return nullptr;
+  std::vector<Node*> inputs;
+  for (Node* input : op->inputs) {
+    if (Rewriter::splat_value(input)) {
+      inputs.push_back(r.make(Op::reshape, {r.make(Op::broadcast, {input}, {{"shape", op->type.shape}})}, n->attrs));
+      continue;
+    }
+    if (input->type.shape != op->type.shape) return nullptr;
+    inputs.push_back(r.make(Op::reshape, {input}, n->attrs));
+  }
+  return r.make(op->op, inputs, op->attrs);
+}
+
 const RewriteRule kRules[] = {
     {std::nullopt, keep_reduced_dims, "reduce{keepdim=false}(x) -> reshape(reduce{keepdim=true}(x))"},
     {std::nullopt, align_operand_ranks, "op(x[n], y[m,n]) -> op(reshape(x)[1,n], y)"},
@@ -81,6 +99,7 @@ const RewriteRule kRules[] = {
     {Op::broadcast, collapse_views, "broadcast(broadcast(x)) -> broadcast(x)"},
     {Op::transpose, collapse_views, "transpose(transpose(x)) -> transpose(x) with the composed perm"},
     {Op::concat, single_concat, "concat(x) -> x"},
+    {Op::reshape, reshape_operands, "reshape(op(x, y)) -> op(reshape(x), reshape(y)) for same-shaped x, y"},
 };
 
 }  // namespace

@@ -27,6 +27,10 @@ bool canonicalize(Function& f);
 // becomes the matmul's transpose_a/transpose_b flag.
 bool fold_transpose(Function& f);
 
+// split_reduce.cpp: a full reduction of a large value becomes a reduction of
+// rows (parallel) and a small one.
+bool split_reductions(Function& f);
+
 // fuse.cpp: the three fusion passes, all driven by the legality rules of
 // fusion_rules.h.
 bool fuse_elementwise(Function& f);  // chains and DAGs of elementwise ops and views

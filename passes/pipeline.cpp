@@ -23,6 +23,7 @@ constexpr PassInfo kPasses[] = {
     {"simplify", simplify},
     {"canonicalize", canonicalize},
     {"fold-transpose", fold_transpose},
+    {"split-reduce", split_reductions},
     {"fuse-elementwise", fuse_elementwise},
     {"fuse-reduce", fuse_reductions},
     {"fuse-epilogue", fuse_epilogues},
@@ -56,7 +57,8 @@ std::vector<std::string> pipeline_passes(const PipelineOptions& options) {
       "simplify",        // constant folding and algebra
       "cse",             // after simplify, which exposes equal expressions
       "fold-transpose",  // transposes into matmul flags
-      "canonicalize",    // collapse views that the rewrites above left behind
+      "split-reduce",    // full reductions of large values into parallel rows
+      "canonicalize",    // collapse views that the rewrites above left behind, push reshapes to the loads
       "dce",
   };
   if (options.fuse) {
