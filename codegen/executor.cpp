@@ -56,13 +56,20 @@ struct Executable::Impl {
   int64_t arena_bytes = 0;
   std::shared_ptr<BufferPool> pool;  // arenas and results, reused across calls
   mutable std::mutex mutex;
-  mutable std::map<std::string, std::shared_ptr<NativeKernel>> native;  // by kernel index and input layouts
+  mutable std::map<std::string, std::pair<size_t, std::shared_ptr<NativeKernel>>> native;  // by kernel index and input layouts
 
   std::shared_ptr<NativeKernel> native_for(size_t index, const std::vector<BufferLayout>& layouts) const {
-    std::string key = std::to_string(index);
-    for (const BufferLayout& l : layouts) key += fmt::format("|{}+{}", shape_to_string(l.strides), l.offset);
+    // The key: kernel index and layouts as bytes (no formatting on the hot path).
+    std::vector<int64_t> words = {static_cast<int64_t>(index)};
+    for (const BufferLayout& l : layouts) {
+      words.push_back(l.offset);
+      words.push_back(static_cast<int64_t>(l.strides.size()));
+      words.insert(words.end(), l.strides.begin(), l.strides.end());
+    }
+    const std::string key(reinterpret_cast<const char*>(words.data()), words.size() * sizeof(int64_t));
     std::lock_guard lock(mutex);  // compiles are rare and short; one at a time keeps LLVM's use simple
-    auto& slot = native[key];
+    auto& [kernel_index, slot] = native[key];
+    kernel_index = index;
     if (slot) return slot;
     slot = std::make_shared<NativeKernel>();
     std::optional<LoopKernel> loop = lower_kernel(kernels[index], layouts, &slot->why_not);
@@ -184,8 +191,8 @@ std::vector<Array> Executable::run(const std::vector<Array>& inputs) const { ret
 std::vector<std::string> Executable::describe() const {
   std::vector<std::string> lines(impl_->kernels.size(), impl_->backend == Backend::interp ? "interp (the reference interpreter)" : "interp: not run yet");
   std::lock_guard lock(impl_->mutex);
-  for (const auto& [key, native] : impl_->native) {
-    const size_t index = std::stoul(key.substr(0, key.find('|')));
+  for (const auto& [key, entry] : impl_->native) {
+    const auto& [index, native] = entry;
     lines[index] = native->code ? fmt::format("llvm, {} with {}-lane float32 vectors, domain {} ({} pass{})", host_isa().name,
                                               host_isa().f32_lanes, shape_to_string(native->loop.domain), native->loop.passes,
                                               native->loop.passes == 1 ? "" : "es")

@@ -84,7 +84,7 @@ std::string JitCore::explain(const std::vector<Tensor>& inputs) const {
   const std::vector<Array> reference = interpret(compiled->traced, compiled->traced.functions.front(), arrays);
 
   std::string text = fmt::format("tensorjit explain: {} kernel{} for inputs ({})\n", kernels.size(), kernels.size() == 1 ? "" : "s",
-                                 compiled->signature.substr(0, compiled->signature.find('|')));
+                                 compiled->signature);
   text += fmt::format("backend: {}, {} threads\n", state_->options.backend, num_threads());
   text += fmt::format("compile: {:.3f} ms (trace {:.3f} ms, passes {:.3f} ms; kernels compile at their first run)\n",
                       compiled->trace_ms + compiled->passes_ms, compiled->trace_ms, compiled->passes_ms);

@@ -20,11 +20,12 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
 
 
-std::string why_missed(const std::vector<std::string>& before, const std::vector<std::string>& now) {
+std::string why_missed(const std::vector<InputSignature>& before, const std::vector<InputSignature>& now) {
   if (before.empty()) return "first call";
   std::vector<std::string> changes;
   for (size_t i = 0; i < now.size(); ++i)
-    if (i >= before.size() || before[i] != now[i]) changes.push_back(fmt::format("input {}: {} -> {}", i, i < before.size() ? before[i] : "none", now[i]));
+    if (i >= before.size() || !(before[i] == now[i]))
+      changes.push_back(fmt::format("input {}: {} -> {}", i, i < before.size() ? describe_input(before[i]) : "none", describe_input(now[i])));
   return changes.empty() ? "a signature seen before but evicted from the cache" : fmt::format("{}", fmt::join(changes, "; "));
 }
 
@@ -36,7 +37,7 @@ Program clone(const Program& program) {
 
 std::shared_ptr<const CompiledProgram> compile(const JitState& state, const std::vector<Tensor>& inputs, std::string signature) {
   auto compiled = std::make_shared<CompiledProgram>();
-  compiled->signature = std::move(signature);
+  compiled->signature = std::move(signature);  // readable
   const auto trace_start = Clock::now();
   auto tracer = std::make_shared<Tracer>();
   {
@@ -68,16 +69,33 @@ std::shared_ptr<const CompiledProgram> compile(const JitState& state, const std:
 
 }  // namespace
 
-std::string describe_input(const Tensor& t) {
-  const std::string type = type_to_string({t.dtype(), t.shape()});
-  const Array& a = t.array();
-  return a.is_contiguous() ? type + " contiguous" : fmt::format("{} strides {}", type, shape_to_string(a.strides()));
+std::string describe_input(const InputSignature& s) {
+  const std::string type = type_to_string({s.dtype, s.shape});
+  return s.strides.empty() ? type + " contiguous" : fmt::format("{} strides {}", type, shape_to_string(s.strides));
 }
 
+namespace {
+
+// The cache key: the signatures' bytes (no formatting on the hot path).
+void append_bytes(std::string& key, const std::vector<int64_t>& values) {
+  const int64_t count = static_cast<int64_t>(values.size());
+  key.append(reinterpret_cast<const char*>(&count), sizeof count);
+  key.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(int64_t));
+}
+
+}  // namespace
+
 std::shared_ptr<const CompiledProgram> JitState::lookup(const std::vector<Tensor>& inputs) {
-  std::vector<std::string> parts;
-  for (const Tensor& t : inputs) parts.push_back(describe_input(t));
-  const std::string key = fmt::format("{}|{}|{}", fmt::join(parts, ", "), options.backend, options.fuse);
+  std::vector<InputSignature> parts;
+  std::string key;
+  key.reserve(64 * inputs.size());
+  for (const Tensor& t : inputs) {
+    const Array& a = t.array();
+    parts.push_back({a.dtype(), a.shape(), a.is_contiguous() ? Strides{} : a.strides()});
+    key.push_back(static_cast<char>(a.dtype()));
+    append_bytes(key, parts.back().shape);
+    append_bytes(key, parts.back().strides);
+  }
 
   std::promise<std::shared_ptr<const CompiledProgram>> promise;
   std::shared_future<std::shared_ptr<const CompiledProgram>> ready;
@@ -115,7 +133,12 @@ std::shared_ptr<const CompiledProgram> JitState::lookup(const std::vector<Tensor
   // This thread compiles; others asking for the same key wait on `ready`.
   const auto start = Clock::now();
   try {
-    std::shared_ptr<const CompiledProgram> compiled = compile(*this, inputs, key);
+    std::vector<std::string> described;
+    for (const Tensor& t : inputs) {
+      const Array& a = t.array();
+      described.push_back(describe_input({a.dtype(), a.shape(), a.is_contiguous() ? Strides{} : a.strides()}));
+    }
+    std::shared_ptr<const CompiledProgram> compiled = compile(*this, inputs, fmt::format("{}", fmt::join(described, ", ")));
     promise.set_value(compiled);
     std::lock_guard lock(mutex);
     ++stats.compiles;

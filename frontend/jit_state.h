@@ -22,6 +22,15 @@ struct CompiledProgram {
   double trace_ms = 0, passes_ms = 0;
 };
 
+// What of an input a compiled program depends on: dtype, shape, and the
+// strides unless they are the contiguous ones.
+struct InputSignature {
+  DType dtype;
+  Shape shape;
+  Strides strides;  // empty when contiguous
+  bool operator==(const InputSignature&) const = default;
+};
+
 struct JitState {
   detail::JitCore::Body body;
   JitOptions options;
@@ -34,7 +43,7 @@ struct JitState {
   std::unordered_map<std::string, Entry> cache;
   std::list<std::string> recency;  // most recently used first
   JitStats stats;
-  std::vector<std::string> last_signature;  // per input, to explain the next miss
+  std::vector<InputSignature> last_signature;  // of the previous call, to explain the next miss
 
   // The compiled program for `inputs` (compiling it on a miss, once even
   // when several threads miss together).
@@ -44,7 +53,7 @@ struct JitState {
 // Runs a compiled program on concrete inputs.
 std::vector<Tensor> run_compiled(const CompiledProgram& compiled, const std::vector<Tensor>& inputs);
 
-// Per input: "f32[4,8] contiguous" or "f32[4,8] strides [1,4]".
-std::string describe_input(const Tensor& t);
+// "f32[4,8] contiguous" or "f32[4,8] strides [1,4]".
+std::string describe_input(const InputSignature& s);
 
 }  // namespace tj
