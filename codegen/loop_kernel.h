@@ -35,6 +35,7 @@ struct IndexMap {
 enum class StepKind { load, constant, compute, reduce, matmul };
 
 struct Step {
+  explicit Step(StepKind k) : kind(k) {}
   StepKind kind;
   Op op = Op::constant;        // compute/reduce: the op
   std::vector<int> args;       // compute/reduce: earlier steps

@@ -222,7 +222,7 @@ class Lowering {
   int matmul_operand(const Node* n, int which) {
     Node* operand = n->inputs[which];
     Node* source = view_source(operand);
-    if (step_of_.contains(source) || source->op == Op::constant && source->constant.symbol.empty())
+    if (step_of_.contains(source) || (source->op == Op::constant && source->constant.symbol.empty()))
       unsupported("a matmul operand computed in its own kernel or a splat");
     auto input = std::find(kernel_.inputs.begin(), kernel_.inputs.end(), source);
     const size_t buffer = input - kernel_.inputs.begin();

@@ -156,12 +156,12 @@ Array eval_elementwise(const Node& node, std::span<const Array> in, const Parall
 
 // ---- shape ops: views where possible -------------------------------------
 
-Array eval_reshape(const Node& node, std::span<const Array> in, const ParallelFor& parallel) {
+Array eval_reshape(const Node& node, std::span<const Array> in, const ParallelFor&) {
   const Array source = in[0].contiguous();
   return source.with_layout(node.type.shape, contiguous_strides(node.type.shape), source.offset());
 }
 
-Array eval_transpose(const Node& node, std::span<const Array> in, const ParallelFor& parallel) {
+Array eval_transpose(const Node& node, std::span<const Array> in, const ParallelFor&) {
   const std::vector<int64_t>& perm = *find_ints(node.attrs, "perm");
   const int rank = in[0].rank();
   Shape shape(rank);
@@ -174,11 +174,11 @@ Array eval_transpose(const Node& node, std::span<const Array> in, const Parallel
   return in[0].with_layout(shape, strides, in[0].offset());
 }
 
-Array eval_broadcast(const Node& node, std::span<const Array> in, const ParallelFor& parallel) {
+Array eval_broadcast(const Node& node, std::span<const Array> in, const ParallelFor&) {
   return in[0].with_layout(node.type.shape, broadcast_strides(in[0], node.type.shape), in[0].offset());
 }
 
-Array eval_slice(const Node& node, std::span<const Array> in, const ParallelFor& parallel) {
+Array eval_slice(const Node& node, std::span<const Array> in, const ParallelFor&) {
   const std::vector<int64_t>& starts = *find_ints(node.attrs, "starts");
   const std::vector<int64_t>& ends = *find_ints(node.attrs, "ends");
   const std::vector<int64_t>* steps = find_ints(node.attrs, "steps");
@@ -204,7 +204,7 @@ void copy_into(const Array& src, const Array& dst) {
                    });
 }
 
-Array eval_concat(const Node& node, std::span<const Array> in, const ParallelFor& parallel) {
+Array eval_concat(const Node& node, std::span<const Array> in, const ParallelFor&) {
   Array out = Array::zeros(node.type.dtype, node.type.shape);
   const int axis = *normalize_axis(get_int(node.attrs, "axis"), out.rank());
   int64_t start = 0;

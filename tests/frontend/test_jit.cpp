@@ -183,7 +183,9 @@ TEST(Jit, CacheStaysBounded) {
   constexpr int kShapes = 10000;
   for (int n = 1; n <= kShapes; ++n) {
     const Tensor y = f(Tensor::full({n}, 1.5));
-    if (n % 2500 == 0) EXPECT_EQ(y.array().data<float>()[n - 1], 4.0f);
+    if (n % 2500 == 0) {
+      EXPECT_EQ(y.array().data<float>()[n - 1], 4.0f);
+    }
     ASSERT_LE(f.stats().cached, 16u);
   }
   EXPECT_EQ(f.stats().compiles, kShapes);

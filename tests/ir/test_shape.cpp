@@ -44,7 +44,9 @@ TEST(Shape, SliceFollowsPython) {
     SCOPED_TRACE(testing::Message() << c.start << ":" << c.end << ":" << c.step << " of " << c.dim);
     const tj::SliceDim s = tj::normalize_slice(c.start, c.end, c.step, c.dim);
     EXPECT_EQ(s.length, c.length);
-    if (s.length > 0) EXPECT_EQ(s.start, c.first);
+    if (s.length > 0) {
+      EXPECT_EQ(s.start, c.first);
+    }
   }
 }
 
