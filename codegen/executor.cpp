@@ -149,7 +149,7 @@ class Runner {
     const llvm_backend::KernelFn fn = native->code->function();
     const LoopKernel& loop = native->loop;
     const bool elements = llvm_backend::ranges_over_elements(loop);
-    const int64_t count = elements ? loop.inner() : loop.rows();
+    const int64_t count = elements ? loop.inner() : (loop.rows() + loop.row_block - 1) / loop.row_block;
     const int64_t grain = elements ? kElementsPerChunk : std::max<int64_t>(1, kElementsPerChunk / std::max<int64_t>(loop.inner(), 1));
     parallel_for(count, grain, [&](int64_t begin, int64_t end) { fn(args.data(), begin, end); });
     return true;

@@ -59,6 +59,8 @@ struct LoopKernel {
   };
   std::vector<Store> stores;
   int passes = 1;              // passes over each row (reductions' passes + the final one)
+  int row_block = 1;           // rows computed together: a matmul whose B is the same for every
+                               // row shares each load of B across them; [begin, end) counts blocks
   int arguments = 0;           // buffers: the kernel's inputs, then its outputs
 
   int64_t rows() const;        // product of the row dims

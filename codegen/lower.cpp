@@ -23,8 +23,10 @@ const std::set<Op> kSupportedOps = {
     Op::le, Op::gt, Op::ge, Op::select, Op::sum, Op::mean, Op::max, Op::min, Op::matmul,
 };
 
-// A matmul kernel keeps one output row of double sums on the stack.
-constexpr int64_t kMaxMatmulColumns = 1 << 15;
+// A matmul kernel keeps its block of output rows as double sums on the
+// stack (4 x 8192 x 8 bytes at most).
+constexpr int64_t kMaxMatmulColumns = 1 << 13;
+constexpr int kMatmulRowBlock = 4;
 
 bool supported_types(const Node* n) {
   const DType value = n->op == Op::select ? n->inputs[1]->type.dtype : n->inputs[0]->type.dtype;
@@ -157,6 +159,11 @@ class Lowering {
     out_.arguments = static_cast<int>(kernel_.inputs.size() + kernel_.outputs.size());
     merge_dims();
     if (out_.inner_dims > 1) unsupported("a reduction over dims that do not merge into one contiguous run");
+    for (const Step& step : out_.steps) {
+      if (step.kind != StepKind::matmul) continue;
+      const Strides& b = out_.loads[out_.steps[step.args[1]].load].strides;
+      if (std::all_of(b.begin(), b.end() - 1, [](int64_t s) { return s == 0; })) out_.row_block = kMatmulRowBlock;
+    }
     return out_;
   }
 

@@ -54,7 +54,7 @@ class Emitter {
     }
     plan_row_cache();
     for (const Step& step : k_.steps)  // a matmul kernel's row of sums (lowering bounds its length)
-      if (step.kind == StepKind::matmul) row_sums_ = b_.CreateAlloca(b_.getDoubleTy(), b_.getInt64(k_.inner()));
+      if (step.kind == StepKind::matmul) row_sums_ = b_.CreateAlloca(b_.getDoubleTy(), b_.getInt64(k_.inner() * k_.row_block));
     if (ranges_over_elements(k_)) {
       offsets_.clear();
       for (const IndexMap* m : all_maps()) offsets_[m] = b_.getInt64(m->offset);
@@ -62,7 +62,10 @@ class Emitter {
       compute_row_steps();  // constants
       inner_loop(fn_->getArg(1), fn_->getArg(2), k_.passes - 1);
     } else {
-      counted_loop(fn_->getArg(1), fn_->getArg(2), 1, [&](Value* row) { emit_row(row); });
+      counted_loop(fn_->getArg(1), fn_->getArg(2), 1, [&](Value* block) {
+        if (k_.row_block == 1) return emit_row(block);
+        emit_row_block(block);
+      });
     }
     b_.CreateRetVoid();
   }
@@ -123,8 +126,8 @@ class Emitter {
   }
 
   // ---- rows ----
-  void emit_row(Value* row) {
-    // Row index -> per-dim indices -> each map's offset at the start of the row.
+  // Row index -> per-dim indices -> each map's offset at the start of the row.
+  void set_row_offsets(Value* row) {
     const size_t row_dims = k_.domain.size() - k_.inner_dims;
     std::vector<Value*> index(row_dims);
     Value* rest = row;
@@ -139,17 +142,49 @@ class Emitter {
         if (m->strides[d] != 0) offset = b_.CreateAdd(offset, b_.CreateMul(index[d], b_.getInt64(m->strides[d])));
       offsets_[m] = offset;
     }
+  }
+
+  // The inner length goes through an empty asm so that LLVM sees no constant
+  // trip count: fully unrolled loops give tails with constant one-lane masks,
+  // which LLVM 16's x86 instruction selection fails on (fp_extend of a
+  // zero-extending load: "Cannot select extract_vector_elt"). The loop still
+  // runs vectorized; only the full unroll is lost.
+  Value* opaque_inner() {
+    auto* opaque = llvm::InlineAsm::get(llvm::FunctionType::get(b_.getInt64Ty(), {b_.getInt64Ty()}, false), "", "=r,0", false);
+    return b_.CreateCall(opaque, {b_.getInt64(k_.inner())});
+  }
+
+  // A block of matmul rows: their sums first, sharing each load of B, then
+  // each row's epilogue. The last block repeats its last row where rows run
+  // out (the same values written twice by the same thread).
+  void emit_row_block(Value* block) {
+    const Step* matmul = nullptr;
+    for (const Step& step : k_.steps)
+      if (step.kind == StepKind::matmul) matmul = &step;
+    Value* inner = opaque_inner();
+    std::vector<Value*> rows;
+    for (int i = 0; i < k_.row_block; ++i) {
+      Value* row = b_.CreateAdd(b_.CreateMul(block, b_.getInt64(k_.row_block)), b_.getInt64(i));
+      rows.push_back(b_.CreateSelect(b_.CreateICmpSLT(row, b_.getInt64(k_.rows())), row, b_.getInt64(k_.rows() - 1)));
+    }
+    matmul_rows(*matmul, rows, inner);
+    for (int i = 0; i < k_.row_block; ++i) {
+      current_sums_ = b_.CreateGEP(b_.getDoubleTy(), row_sums_, b_.CreateMul(b_.getInt64(i), inner));
+      emit_row(rows[i], /*compute_matmul=*/false);
+    }
+  }
+
+  void emit_row(Value* row, bool compute_matmul = true) {
+    set_row_offsets(row);
     ready_.assign(k_.steps.size(), false);
     compute_row_steps();
-    // The inner length goes through an empty asm so that LLVM sees no constant
-    // trip count: fully unrolled loops give tails with constant one-lane masks,
-    // which LLVM 16's x86 instruction selection fails on (fp_extend of a
-    // zero-extending load: "Cannot select extract_vector_elt"). The loop still
-    // runs vectorized; only the full unroll is lost.
-    auto* opaque = llvm::InlineAsm::get(llvm::FunctionType::get(b_.getInt64Ty(), {b_.getInt64Ty()}, false), "", "=r,0", false);
-    Value* inner = b_.CreateCall(opaque, {b_.getInt64(k_.inner())});
-    for (const Step& step : k_.steps)
-      if (step.kind == StepKind::matmul) matmul_row(step, inner);
+    Value* inner = opaque_inner();
+    if (compute_matmul)
+      for (const Step& step : k_.steps)
+        if (step.kind == StepKind::matmul) {
+          current_sums_ = row_sums_;
+          matmul_rows(step, {row}, inner);
+        }
     for (int pass = 0; pass < k_.passes; ++pass) {
       inner_loop(b_.getInt64(0), inner, pass);
       compute_row_steps();
@@ -205,7 +240,7 @@ class Emitter {
       if (step.row_level) v = b_.CreateLoad(vector_of(step.dtype), row_values_.at(s));
       else if (step.kind == StepKind::load) v = load_vector(k_.loads[step.load], j, mask);
       else if (step.kind == StepKind::matmul)
-        v = b_.CreateFPTrunc(load_doubles(b_.CreateGEP(b_.getDoubleTy(), row_sums_, j), mask), vector_of(DType::f32));
+        v = b_.CreateFPTrunc(load_doubles(b_.CreateGEP(b_.getDoubleTy(), current_sums_, j), mask), vector_of(DType::f32));
       else if (auto cached = row_cache_.find(s); cached != row_cache_.end() && cached->second.first_pass < pass)
         v = load_floats(b_.CreateGEP(b_.getFloatTy(), cached->second.buffer, j), mask);
       else v = compute(step, value);
@@ -224,29 +259,39 @@ class Emitter {
       if (!k_.steps[store.step].row_level) store_vector(store.map, value(store.step), j, mask);
   }
 
-  // The matmul row of this kernel's row, into `row_sums_` (one double per
-  // output column): for each k, A's element (splat) times B's row k, which
-  // streams B row by row, accumulated in double (as the reference does)
-  // with FMAs. The epilogue loop then reads the sums as the matmul's value.
-  void matmul_row(const Step& step, Value* inner) {
+  // The matmul rows `rows` into `row_sums_` (one double per output column
+  // and row): for each k, each row's element of A (splat) times B's row k,
+  // loaded once for all rows (B's map does not depend on the row when rows
+  // are blocked), accumulated in double (as the reference does) with FMAs.
+  // The epilogue loop then reads a row's sums as the matmul's value.
+  void matmul_rows(const Step& step, const std::vector<Value*>& rows, Value* inner) {
     const IndexMap& a = k_.loads[k_.steps[step.args[0]].load];
     const IndexMap& bm = k_.loads[k_.steps[step.args[1]].load];
     auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
-    auto sums_at = [&](Value* j) { return b_.CreateGEP(b_.getDoubleTy(), row_sums_, j); };
+    std::vector<Value*> a_rows;
+    for (Value* row : rows) {
+      set_row_offsets(row);
+      a_rows.push_back(offsets_.at(&a));
+    }
+    Value* b_row = offsets_.at(&bm);
+    const int n = static_cast<int>(rows.size());
+    auto sums_at = [&](int i, Value* j) { return b_.CreateGEP(b_.getDoubleTy(), row_sums_, b_.CreateAdd(b_.CreateMul(b_.getInt64(i), inner), j)); };
     vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask) {
-      store_doubles(splat_f(f64, 0.0), sums_at(j), mask);
+      for (int i = 0; i < n; ++i) store_doubles(splat_f(f64, 0.0), sums_at(i, j), mask);
     });
     counted_loop(b_.getInt64(0), b_.getInt64(step.k_extent), 1, [&](Value* k) {
-      Value* a_at = b_.CreateAdd(offsets_.at(&a), b_.CreateMul(k, b_.getInt64(a.k_stride)));
-      Value* x = splat(b_.CreateFPExt(b_.CreateLoad(b_.getFloatTy(), b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], a_at)), b_.getDoubleTy()));
-      Value* saved = offsets_.at(&bm);  // B's row k: its map shifted by k rows
-      offsets_[&bm] = b_.CreateAdd(saved, b_.CreateMul(k, b_.getInt64(bm.k_stride)));
+      std::vector<Value*> x;
+      for (Value* a_row : a_rows) {
+        Value* at = b_.CreateAdd(a_row, b_.CreateMul(k, b_.getInt64(a.k_stride)));
+        x.push_back(splat(b_.CreateFPExt(b_.CreateLoad(b_.getFloatTy(), b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], at)), b_.getDoubleTy())));
+      }
+      offsets_[&bm] = b_.CreateAdd(b_row, b_.CreateMul(k, b_.getInt64(bm.k_stride)));  // B's row k
       vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask) {
         Value* y = b_.CreateFPExt(load_vector(bm, j, mask), f64);
-        Value* acc = load_doubles(sums_at(j), mask);
-        store_doubles(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, acc}), sums_at(j), mask);
+        for (int i = 0; i < n; ++i)
+          store_doubles(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x[i], y, load_doubles(sums_at(i, j), mask)}), sums_at(i, j), mask);
       });
-      offsets_[&bm] = saved;
+      offsets_[&bm] = b_row;
     });
   }
 
@@ -464,7 +509,8 @@ class Emitter {
   std::vector<Value*> base_;
   std::map<const IndexMap*, Value*> offsets_;
   std::map<size_t, Value*> accumulators_;
-  Value* row_sums_ = nullptr;
+  Value* row_sums_ = nullptr;      // the sums of a block of matmul rows
+  Value* current_sums_ = nullptr;  // the row of sums the epilogue reads
   struct CachedRow {
     int first_pass;
     Value* buffer;
