@@ -120,6 +120,25 @@ class Emitter {
     b_.SetInsertPoint(done);
   }
 
+  // for (i = from; i < to; i += step) body(i), the last step possibly partial.
+  template <typename Body>
+  void counted_loop_by(Value* from, Value* to, int64_t step, Body body) {
+    Value* counter = create_entry_alloca(b_.getInt64Ty());
+    b_.CreateStore(from, counter);
+    auto* check = llvm::BasicBlock::Create(ctx_, "block.check", fn_);
+    auto* loop = llvm::BasicBlock::Create(ctx_, "block.body", fn_);
+    auto* done = llvm::BasicBlock::Create(ctx_, "block.done", fn_);
+    b_.CreateBr(check);
+    b_.SetInsertPoint(check);
+    Value* i = b_.CreateLoad(b_.getInt64Ty(), counter);
+    b_.CreateCondBr(b_.CreateICmpSLT(i, to), loop, done);
+    b_.SetInsertPoint(loop);
+    body(i);
+    b_.CreateStore(b_.CreateAdd(i, b_.getInt64(step)), counter);
+    b_.CreateBr(check);
+    b_.SetInsertPoint(done);
+  }
+
   Value* create_entry_alloca(llvm::Type* type) {
     llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
     return entry.CreateAlloca(type);
@@ -260,10 +279,12 @@ class Emitter {
   }
 
   // The matmul rows `rows` into `row_sums_` (one double per output column
-  // and row): for each k, each row's element of A (splat) times B's row k,
-  // loaded once for all rows (B's map does not depend on the row when rows
-  // are blocked), accumulated in double (as the reference does) with FMAs.
-  // The epilogue loop then reads a row's sums as the matmul's value.
+  // and row). Register tiles: for each vector of columns, the rows' sums stay
+  // in registers over the whole k loop, each k adding A's element (splat)
+  // times B's row-k vector, loaded once for all rows (B's map does not depend
+  // on the row when rows are blocked). Sums are double (as the reference
+  // does), with FMAs. The epilogue loop then reads a row's sums as the
+  // matmul's value.
   void matmul_rows(const Step& step, const std::vector<Value*>& rows, Value* inner) {
     const IndexMap& a = k_.loads[k_.steps[step.args[0]].load];
     const IndexMap& bm = k_.loads[k_.steps[step.args[1]].load];
@@ -275,23 +296,32 @@ class Emitter {
     }
     Value* b_row = offsets_.at(&bm);
     const int n = static_cast<int>(rows.size());
+    std::vector<Value*> tile;
+    for (int i = 0; i < n; ++i) tile.push_back(create_entry_alloca(f64));
     auto sums_at = [&](int i, Value* j) { return b_.CreateGEP(b_.getDoubleTy(), row_sums_, b_.CreateAdd(b_.CreateMul(b_.getInt64(i), inner), j)); };
     vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask) {
       for (int i = 0; i < n; ++i) store_doubles(splat_f(f64, 0.0), sums_at(i, j), mask);
     });
-    counted_loop(b_.getInt64(0), b_.getInt64(step.k_extent), 1, [&](Value* k) {
-      std::vector<Value*> x;
-      for (Value* a_row : a_rows) {
-        Value* at = b_.CreateAdd(a_row, b_.CreateMul(k, b_.getInt64(a.k_stride)));
-        x.push_back(splat(b_.CreateFPExt(b_.CreateLoad(b_.getFloatTy(), b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], at)), b_.getDoubleTy())));
-      }
-      offsets_[&bm] = b_.CreateAdd(b_row, b_.CreateMul(k, b_.getInt64(bm.k_stride)));  // B's row k
+    // k in blocks, so that the rows of B one column strip walks stay within
+    // the TLB and L1 while the strips next to it reuse the same lines.
+    const int64_t k_block = std::min<int64_t>(kMatmulKBlock, std::max<int64_t>(step.k_extent, 1));
+    counted_loop_by(b_.getInt64(0), b_.getInt64(step.k_extent), k_block, [&](Value* k_begin) {
+      Value* k_end = b_.CreateSelect(b_.CreateICmpSLT(b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent)),
+                                     b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent));
       vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask) {
-        Value* y = b_.CreateFPExt(load_vector(bm, j, mask), f64);
-        for (int i = 0; i < n; ++i)
-          store_doubles(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x[i], y, load_doubles(sums_at(i, j), mask)}), sums_at(i, j), mask);
+        for (int i = 0; i < n; ++i) b_.CreateStore(load_doubles(sums_at(i, j), mask), tile[i]);
+        counted_loop(k_begin, k_end, 1, [&](Value* k) {
+          offsets_[&bm] = b_.CreateAdd(b_row, b_.CreateMul(k, b_.getInt64(bm.k_stride)));  // B's row k
+          Value* y = b_.CreateFPExt(load_vector(bm, j, mask), f64);
+          for (int i = 0; i < n; ++i) {
+            Value* at = b_.CreateAdd(a_rows[i], b_.CreateMul(k, b_.getInt64(a.k_stride)));
+            Value* x = splat(b_.CreateFPExt(b_.CreateLoad(b_.getFloatTy(), b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], at)), b_.getDoubleTy()));
+            b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, b_.CreateLoad(f64, tile[i])}), tile[i]);
+          }
+        });
+        offsets_[&bm] = b_row;
+        for (int i = 0; i < n; ++i) store_doubles(b_.CreateLoad(f64, tile[i]), sums_at(i, j), mask);
       });
-      offsets_[&bm] = b_row;
     });
   }
 
@@ -516,7 +546,8 @@ class Emitter {
     Value* buffer;
   };
   std::map<int, CachedRow> row_cache_;
-  static constexpr int64_t kMaxCachedRow = 1 << 14;  // floats per cached value: 64 KiB of stack at most
+  static constexpr int64_t kMaxCachedRow = 1 << 14;
+  static constexpr int64_t kMatmulKBlock = 256;  // rows of B per block: 256 pages at most, within the TLB  // floats per cached value: 64 KiB of stack at most
   std::map<size_t, Value*> row_values_;
   std::vector<bool> ready_;
 };
