@@ -146,13 +146,39 @@ class Runner {
       args.push_back(buffer.mutable_at(buffer.offset()));
       materialized_[out] = buffer;
     }
-    const llvm_backend::KernelFn fn = native->code->function();
     const LoopKernel& loop = native->loop;
+    Array packed;
+    if (loop.packed_b_step >= 0) {
+      packed = pack_b(loop, args);
+      args.push_back(packed.mutable_at(0));
+    }
+    const llvm_backend::KernelFn fn = native->code->function();
     const bool elements = llvm_backend::ranges_over_elements(loop);
     const int64_t count = elements ? loop.inner() : (loop.rows() + loop.row_block - 1) / loop.row_block;
     const int64_t grain = elements ? kElementsPerChunk : std::max<int64_t>(1, kElementsPerChunk / std::max<int64_t>(loop.inner(), 1));
     parallel_for(count, grain, [&](int64_t begin, int64_t end) { fn(args.data(), begin, end); });
     return true;
+  }
+
+  // B of a matmul in panels of loop.panel columns (see LoopKernel), zero-padded.
+  Array pack_b(const LoopKernel& loop, const std::vector<void*>& args) {
+    const Step& step = loop.steps[loop.packed_b_step];
+    const IndexMap& b = loop.loads[loop.steps[step.args[1]].load];
+    const int64_t k = step.k_extent, n = loop.inner(), width = loop.panel, panels = (n + width - 1) / width;
+    const int64_t floats = std::max<int64_t>(panels * k * width, 1);
+    Array packed = Array::view(impl_.pool->acquire(floats * 4), DType::f32, {floats}, {1}, 0);
+    const float* source = static_cast<const float*>(args[b.buffer]);
+    float* to = packed.mutable_data<float>();
+    const int64_t n_stride = b.strides.back();
+    parallel_for(panels, 1, [&](int64_t first, int64_t last) {
+      for (int64_t p = first; p < last; ++p)
+        for (int64_t row = 0; row < k; ++row)
+          for (int64_t l = 0; l < width; ++l) {
+            const int64_t column = p * width + l;
+            to[(p * k + row) * width + l] = column < n ? source[b.offset + row * b.k_stride + column * n_stride] : 0.0f;
+          }
+    });
+    return packed;
   }
 
   Array compute(const Node* n) {

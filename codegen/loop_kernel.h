@@ -61,6 +61,9 @@ struct LoopKernel {
   int passes = 1;              // passes over each row (reductions' passes + the final one)
   int row_block = 1;           // rows computed together: a matmul whose B is the same for every
                                // row shares each load of B across them; [begin, end) counts blocks
+  int packed_b_step = -1;      // a matmul whose B the runtime packs into panels of `panel` columns:
+  int panel = 0;               // panel p holds B[k][p*panel .. p*panel+panel) for every k, zero-padded,
+                               // passed as the argument after the outputs
   int arguments = 0;           // buffers: the kernel's inputs, then its outputs
 
   int64_t rows() const;        // product of the row dims

@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include "codegen/loop_kernel.h"
+#include "codegen/target.h"
 #include "ir/infer.h"
 
 namespace tj {
@@ -162,7 +163,11 @@ class Lowering {
     for (const Step& step : out_.steps) {
       if (step.kind != StepKind::matmul) continue;
       const Strides& b = out_.loads[out_.steps[step.args[1]].load].strides;
-      if (std::all_of(b.begin(), b.end() - 1, [](int64_t s) { return s == 0; })) out_.row_block = kMatmulRowBlock;
+      if (std::all_of(b.begin(), b.end() - 1, [](int64_t s) { return s == 0; })) {
+        out_.row_block = kMatmulRowBlock;
+        out_.packed_b_step = static_cast<int>(&step - out_.steps.data());
+        out_.panel = host_isa().f32_lanes;
+      }
     }
     return out_;
   }

@@ -46,7 +46,7 @@ class Emitter {
     auto* entry = llvm::BasicBlock::Create(ctx_, "entry", fn_);
     b_.SetInsertPoint(entry);
     Value* args = fn_->getArg(0);
-    for (int i = 0; i < k_.arguments; ++i)
+    for (int i = 0; i < k_.arguments + (k_.packed_b_step >= 0 ? 1 : 0); ++i)
       base_.push_back(b_.CreateLoad(b_.getPtrTy(), b_.CreateConstGEP1_64(b_.getPtrTy(), args, i)));
     for (size_t s = 0; s < k_.steps.size(); ++s) {
       if (k_.steps[s].kind == StepKind::reduce) accumulators_[s] = b_.CreateAlloca(accumulator_type(k_.steps[s]));
@@ -311,8 +311,16 @@ class Emitter {
       vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask) {
         for (int i = 0; i < n; ++i) b_.CreateStore(load_doubles(sums_at(i, j), mask), tile[i]);
         counted_loop(k_begin, k_end, 1, [&](Value* k) {
-          offsets_[&bm] = b_.CreateAdd(b_row, b_.CreateMul(k, b_.getInt64(bm.k_stride)));  // B's row k
-          Value* y = b_.CreateFPExt(load_vector(bm, j, mask), f64);
+          Value* y;
+          if (k_.packed_b_step >= 0) {  // panels: B[k][j..j+lanes) is contiguous at (j / lanes * K + k) * lanes
+            Value* at = b_.CreateMul(b_.CreateAdd(b_.CreateMul(b_.CreateSDiv(j, b_.getInt64(lanes_)), b_.getInt64(step.k_extent)), k),
+                                     b_.getInt64(lanes_));
+            y = b_.CreateAlignedLoad(vector_of(DType::f32), b_.CreateGEP(b_.getFloatTy(), base_[k_.arguments], at), llvm::Align(32));
+          } else {
+            offsets_[&bm] = b_.CreateAdd(b_row, b_.CreateMul(k, b_.getInt64(bm.k_stride)));  // B's row k
+            y = load_vector(bm, j, mask);
+          }
+          y = b_.CreateFPExt(y, f64);
           for (int i = 0; i < n; ++i) {
             Value* at = b_.CreateAdd(a_rows[i], b_.CreateMul(k, b_.getInt64(a.k_stride)));
             Value* x = splat(b_.CreateFPExt(b_.CreateLoad(b_.getFloatTy(), b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], at)), b_.getDoubleTy()));
