@@ -187,6 +187,18 @@ class Lowering {
     return out;
   }
 
+  // The kernel argument holding `source` and the layout in which `operand`
+  // (source seen through views) reads it.
+  std::pair<size_t, View> layout_through_views(const Node* operand, Node* source) {
+    const size_t buffer = std::find(kernel_.inputs.begin(), kernel_.inputs.end(), source) - kernel_.inputs.begin();
+    View v{source->type.shape, layouts_.at(buffer).strides, layouts_.at(buffer).offset};
+    std::vector<const Node*> chain;
+    for (const Node* x = operand; x != source; x = x->inputs[0]) chain.push_back(x);
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+      if (!apply_view(*it, v)) unsupported(fmt::format("view %{} of a strided value is not an index map", (*it)->name));
+    return {buffer, v};
+  }
+
   int add_step(Step step) {
     out_.steps.push_back(std::move(step));
     return static_cast<int>(out_.steps.size()) - 1;
@@ -202,13 +214,7 @@ class Lowering {
       c.row_level = true;
       return add_step(c);
     }
-    auto input = std::find(kernel_.inputs.begin(), kernel_.inputs.end(), source);
-    const size_t buffer = input - kernel_.inputs.begin();
-    View v{source->type.shape, layouts_.at(buffer).strides, layouts_.at(buffer).offset};
-    std::vector<const Node*> chain;
-    for (const Node* x = operand; x != source; x = x->inputs[0]) chain.push_back(x);
-    for (auto it = chain.rbegin(); it != chain.rend(); ++it)
-      if (!apply_view(*it, v)) unsupported(fmt::format("view %{} of a strided value is not an index map", (*it)->name));
+    const auto [buffer, v] = layout_through_views(operand, source);
     IndexMap map{static_cast<int>(buffer), source->type.dtype, v.offset, to_domain(v.shape, v.strides, "%" + operand->name)};
     for (size_t i = 0; i < out_.loads.size(); ++i)
       if (out_.loads[i].buffer == map.buffer && out_.loads[i].offset == map.offset && out_.loads[i].strides == map.strides)
@@ -236,13 +242,7 @@ class Lowering {
     Node* source = view_source(operand);
     if (step_of_.contains(source) || (source->op == Op::constant && source->constant.symbol.empty()))
       unsupported("a matmul operand computed in its own kernel or a splat");
-    auto input = std::find(kernel_.inputs.begin(), kernel_.inputs.end(), source);
-    const size_t buffer = input - kernel_.inputs.begin();
-    View v{source->type.shape, layouts_.at(buffer).strides, layouts_.at(buffer).offset};
-    std::vector<const Node*> chain;
-    for (const Node* x = operand; x != source; x = x->inputs[0]) chain.push_back(x);
-    for (auto it = chain.rbegin(); it != chain.rend(); ++it)
-      if (!apply_view(*it, v)) unsupported(fmt::format("view %{} of a strided value is not an index map", (*it)->name));
+    auto [buffer, v] = layout_through_views(operand, source);
     const size_t r = v.shape.size();
     if (get_bool(n->attrs, which == 0 ? "transpose_a" : "transpose_b", false)) {
       std::swap(v.shape[r - 2], v.shape[r - 1]);

@@ -100,9 +100,12 @@ class Emitter {
     return maps;
   }
 
-  // for (i = from; i < to; i += step) body(i); body may emit blocks.
+  // for (i = from; i < to; i += step) body(i); body may emit blocks. With
+  // whole_steps, only steps that fit entirely (i + step <= to) run: the
+  // vector loop, whose remainder is the masked tail; without, the last step
+  // may be partial (blocks of k).
   template <typename Body>
-  void counted_loop(Value* from, Value* to, int64_t step, Body body) {
+  void counted_loop(Value* from, Value* to, int64_t step, Body body, bool whole_steps = true) {
     Value* counter = create_entry_alloca(b_.getInt64Ty());
     b_.CreateStore(from, counter);
     auto* check = llvm::BasicBlock::Create(ctx_, "loop.check", fn_);
@@ -111,27 +114,8 @@ class Emitter {
     b_.CreateBr(check);
     b_.SetInsertPoint(check);
     Value* i = b_.CreateLoad(b_.getInt64Ty(), counter);
-    Value* limit = step == 1 ? to : b_.CreateSub(to, b_.getInt64(step - 1));
+    Value* limit = step == 1 || !whole_steps ? to : b_.CreateSub(to, b_.getInt64(step - 1));
     b_.CreateCondBr(b_.CreateICmpSLT(i, limit), loop, done);
-    b_.SetInsertPoint(loop);
-    body(i);
-    b_.CreateStore(b_.CreateAdd(i, b_.getInt64(step)), counter);
-    b_.CreateBr(check);
-    b_.SetInsertPoint(done);
-  }
-
-  // for (i = from; i < to; i += step) body(i), the last step possibly partial.
-  template <typename Body>
-  void counted_loop_by(Value* from, Value* to, int64_t step, Body body) {
-    Value* counter = create_entry_alloca(b_.getInt64Ty());
-    b_.CreateStore(from, counter);
-    auto* check = llvm::BasicBlock::Create(ctx_, "block.check", fn_);
-    auto* loop = llvm::BasicBlock::Create(ctx_, "block.body", fn_);
-    auto* done = llvm::BasicBlock::Create(ctx_, "block.done", fn_);
-    b_.CreateBr(check);
-    b_.SetInsertPoint(check);
-    Value* i = b_.CreateLoad(b_.getInt64Ty(), counter);
-    b_.CreateCondBr(b_.CreateICmpSLT(i, to), loop, done);
     b_.SetInsertPoint(loop);
     body(i);
     b_.CreateStore(b_.CreateAdd(i, b_.getInt64(step)), counter);
@@ -305,7 +289,7 @@ class Emitter {
     // k in blocks, so that the rows of B one column strip walks stay within
     // the TLB and L1 while the strips next to it reuse the same lines.
     const int64_t k_block = std::min<int64_t>(kMatmulKBlock, std::max<int64_t>(step.k_extent, 1));
-    counted_loop_by(b_.getInt64(0), b_.getInt64(step.k_extent), k_block, [&](Value* k_begin) {
+    counted_loop(b_.getInt64(0), b_.getInt64(step.k_extent), k_block, [&](Value* k_begin) {
       Value* k_end = b_.CreateSelect(b_.CreateICmpSLT(b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent)),
                                      b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent));
       vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask) {
@@ -330,7 +314,7 @@ class Emitter {
         offsets_[&bm] = b_row;
         for (int i = 0; i < n; ++i) store_doubles(b_.CreateLoad(f64, tile[i]), sums_at(i, j), mask);
       });
-    });
+    }, /*whole_steps=*/false);
   }
 
   Value* load_floats(Value* p, Value* mask) {
