@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "codegen/executor.h"
 #include "ir/error.h"
@@ -57,6 +58,7 @@ struct Options {
   std::optional<uint64_t> random_seed;
   std::optional<std::string> out_dir;
   int bench_runs = 0;  // --bench N
+  bool explain = false;
   std::string backend = "auto";
   bool print = false;
   bool fuse = true;
@@ -130,8 +132,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--backend") o.backend = value_of(i);
     else if (a == "--threads") parse_number(a, value_of(i));  // the interpreter is single-threaded
     else if (a == "--bench") o.bench_runs = static_cast<int>(std::max<uint64_t>(1, std::min<uint64_t>(parse_number(a, value_of(i)), 100000)));
-    else if (a == "--explain")
-      throw UsageError("--explain of the command line is not built yet; tj::explain is (C++)");
+    else if (a == "--explain") o.explain = true;
     else if (a.starts_with("-")) throw UsageError(fmt::format("unknown option '{}'", a));
     else if (o.program_path.empty()) o.program_path = a;
     else throw UsageError(fmt::format("unexpected argument '{}'", a));
@@ -247,7 +248,20 @@ int run(const Options& o) {
     results = interpret(program, f, inputs);
   } else {
     run_pipeline(program, PipelineOptions{.fuse = o.fuse});
-    results = Executable(program, *program.find_function(f.name()), parse_backend(o.backend)).run(inputs);
+    const Function& optimized = *program.find_function(f.name());
+    const Executable executable(program, optimized, parse_backend(o.backend));
+    results = executable.run(inputs);
+    if (o.explain) {
+      // Each kernel: what it fused and how it ran (the report of tj::explain
+      // without its timing and error parts, which the C++ API has).
+      const std::vector<Kernel> kernels = list_kernels(optimized);
+      const std::vector<std::string> code = executable.describe();
+      for (size_t k = 0; k < kernels.size(); ++k) {
+        std::vector<std::string> ops;
+        for (const Node* n : kernels[k].nodes) ops.push_back(fmt::format("%{} ({})", n->name, op_name(n->op)));
+        fmt::print("# kernel {}: {}\n#   code: {}\n", k, fmt::join(ops, ", "), code[k]);
+      }
+    }
   }
   if (o.out_dir) std::filesystem::create_directories(*o.out_dir);
   for (size_t i = 0; i < results.size(); ++i) {

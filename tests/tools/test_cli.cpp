@@ -186,6 +186,13 @@ TEST_F(Cli, InterpreterAndLlvmBackendsRun) {
   }
 }
 
+TEST_F(Cli, ExplainSaysHowEachKernelRan) {
+  const Outcome r = run({"run", (std::filesystem::path(TJ_SOURCE_DIR) / "examples/ir/softmax.tj").string(), "--random", "1", "--explain"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("# kernel 0: %m (max), %d (sub), %e (exp), %s (sum), %y (div)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("#   code: llvm, "), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, OptPrintsKernelsLast) {
   const Outcome r = run({"opt", (std::filesystem::path(TJ_SOURCE_DIR) / "examples/ir/softmax.tj").string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
