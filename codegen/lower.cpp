@@ -297,12 +297,14 @@ class Lowering {
     step_of_[n] = add_step(step);
   }
 
-  // The first pass in which the value of `step` is available.
-  int pass_after(int step) const {
+  // The first pass in which the value of `step` is available (memoized:
+  // shared subexpressions would make the walk exponential).
+  int pass_after(int step) {
+    if (auto it = pass_after_.find(step); it != pass_after_.end()) return it->second;
     const Step& s = out_.steps[step];
     int pass = s.kind == StepKind::reduce ? s.pass + 1 : 0;
     for (int arg : s.args) pass = std::max(pass, pass_after(arg));
-    return pass;
+    return pass_after_[step] = pass;
   }
 
   void add_store(const Node* out, int buffer) {
@@ -313,6 +315,8 @@ class Lowering {
       const bool inner = d >= strides.size() - out_.inner_dims;
       if (strides[d] == 0 && out_.domain[d] != 1 && !(inner && row_level))
         unsupported(fmt::format("output %{} of shape {} would be written more than once", out->name, shape_to_string(out->type.shape)));
+      if (inner && row_level && strides[d] != 0 && out_.domain[d] != 1)
+        unsupported(fmt::format("output %{} is one value per row written across the row", out->name));
     }
     out_.stores.push_back({step, IndexMap{buffer, out->type.dtype, 0, strides}});
   }
@@ -345,6 +349,7 @@ class Lowering {
   std::set<int> reduced_set_;
   std::map<const Node*, int> step_of_;
   std::vector<int> load_steps_;
+  std::map<int, int> pass_after_;
   LoopKernel out_;
 };
 

@@ -34,7 +34,11 @@ struct Buffer {
 // in the kernel is a direct operand of an elementwise or reduction member of
 // `in`'s shape, and `out` has that shape and dtype.
 bool can_write_in_place(const Kernel& kernel, const Node* in, const Node* out) {
-  if (kernel.kind == KernelKind::copy || out->type != in->type) return false;
+  // Not for matmul kernels (a block of rows may repeat its last row's
+  // epilogue) nor for several outputs (one output's store could precede
+  // another output's load of the same slot).
+  if (kernel.kind != KernelKind::elementwise && kernel.kind != KernelKind::reduce) return false;
+  if (kernel.outputs.size() > 1 || out->type != in->type) return false;
   for (const Node* member : kernel.nodes)
     for (const Node* operand : member->inputs) {
       if (view_source(const_cast<Node*>(operand)) != in) continue;

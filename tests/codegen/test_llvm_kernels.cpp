@@ -181,6 +181,23 @@ TEST(LlvmKernels, MatmulWithEpilogues) {
                       {special_values({9, 4}, 4), Tensor::randn({9, 11}, 5)}, "matmul of a transposed operand with specials", true);
 }
 
+TEST(LlvmKernels, ReviewRegressions) {
+  // A residual added in a matmul's epilogue, 5 rows (a block of 4 repeats its last row).
+  expect_llvm_matches([](const auto& in) {
+    const Tensor r = tj::matmul(in[0], in[1]);
+    const Tensor y = tj::matmul(in[2], in[1]) + r;
+    return std::vector{tj::matmul(y, in[3])};
+  }, {Tensor::randn({5, 8}, 1), Tensor::randn({8, 16}, 2), Tensor::randn({5, 8}, 3), Tensor::randn({16, 4}, 4)},
+     "residual epilogue over a repeated row", true);
+  // A per-row value broadcast across the row as an output: interpreted for
+  // now (lowering refuses it), and every element must be written.
+  const Tensor x = Tensor::randn({4, 8}, 5);
+  auto f = tj::jit([](const Tensor& t) { return tj::exp(t.max({1}, true).broadcast_to({4, 8})); }, tj::JitOptions{.backend = "llvm"});
+  const std::vector<double> got = tj::testing::values_of(f(x).array());
+  const std::vector<double> want = tj::testing::values_of(tj::exp(x.max({1}, true).broadcast_to({4, 8})).array());
+  EXPECT_EQ(got, want);
+}
+
 TEST(LlvmKernels, VectorMathOverAllFloats) {
   // 10^7 inputs spread evenly over the 2^32 float32 bit patterns, plus the
   // boundaries where results overflow, underflow or turn denormal.
