@@ -48,17 +48,29 @@ Backend parse_backend(const std::string& name) {
 struct Executable::Impl {
   Impl(const Program& p, const Function& f, Backend b)
       : program(p), function(f), backend(b), kernels(list_kernels(f)), arena_bytes(memory_plan(f).arena_bytes),
-        pool(BufferPool::create()) {}
+        pool(BufferPool::create()), params(f.params()), last_native(kernels.size()) {
+    for (const auto& n : f.nodes())
+      if (n->op == Op::constant) constants[n.get()] = constant_value(p, f, *n);
+  }
   const Program& program;
   const Function& function;
   Backend backend;
   std::vector<Kernel> kernels;
   int64_t arena_bytes = 0;
   std::shared_ptr<BufferPool> pool;  // arenas and results, reused across calls
+  std::vector<Node*> params;
   mutable std::mutex mutex;
   mutable std::map<std::string, std::pair<size_t, std::shared_ptr<NativeKernel>>> native;  // by kernel index and input layouts
+  // Per kernel, the layouts of its last call and their code: repeated calls skip the key.
+  mutable std::vector<std::pair<std::vector<BufferLayout>, std::shared_ptr<NativeKernel>>> last_native;
+  std::map<const Node*, Array> constants;  // made once: splats and bound tensor data
 
   std::shared_ptr<NativeKernel> native_for(size_t index, const std::vector<BufferLayout>& layouts) const {
+    {
+      std::lock_guard lock(mutex);
+      const auto& [last_layouts, last] = last_native[index];
+      if (last && last_layouts == layouts) return last;
+    }
     // The key: kernel index and layouts as bytes (no formatting on the hot path).
     std::vector<int64_t> words = {static_cast<int64_t>(index)};
     for (const BufferLayout& l : layouts) {
@@ -70,13 +82,16 @@ struct Executable::Impl {
     std::lock_guard lock(mutex);  // compiles are rare and short; one at a time keeps LLVM's use simple
     auto& [kernel_index, slot] = native[key];
     kernel_index = index;
-    if (slot) return slot;
-    slot = std::make_shared<NativeKernel>();
-    std::optional<LoopKernel> loop = lower_kernel(kernels[index], layouts, &slot->why_not);
-    if (loop) {
-      slot->loop = *loop;
-      slot->code = llvm_backend::compile_loop_kernel(*loop);
+    if (!slot) {
+      auto made = std::make_shared<NativeKernel>();
+      std::optional<LoopKernel> loop = lower_kernel(kernels[index], layouts, &made->why_not);
+      if (loop) {
+        made->loop = *loop;
+        made->code = llvm_backend::compile_loop_kernel(*loop);
+      }
+      slot = std::move(made);  // only once built: a failed compile leaves no half-made entry
     }
+    last_native[index] = {layouts, slot};
     return slot;
   }
 };
@@ -89,7 +104,7 @@ class Runner {
 
   std::vector<Array> run(const std::vector<Array>& inputs) {
     const Function& f = impl_.function;
-    const std::vector<Node*> params = f.params();
+    const std::vector<Node*>& params = impl_.params;
     if (inputs.size() != params.size()) fail("@{} takes {} input(s), got {}", f.name(), params.size(), inputs.size());
     for (size_t i = 0; i < params.size(); ++i) {
       if (inputs[i].type() != params[i]->type)
@@ -135,7 +150,12 @@ class Runner {
     std::vector<BufferLayout> layouts;
     std::vector<void*> args;
     for (Node* input : kernel.inputs) {
-      const Array a = value(input);
+      if (input->op == Op::constant && input->constant.symbol.empty()) {  // lowered to an immediate
+        layouts.emplace_back();
+        args.push_back(nullptr);
+        continue;
+      }
+      const Array& a = value(input);
       layouts.push_back({a.strides(), a.offset()});
       args.push_back(const_cast<std::byte*>(a.at(0)));
     }
@@ -189,13 +209,13 @@ class Runner {
 
   // A value as this kernel sees it: computed here, a leaf, materialized by an
   // earlier kernel, or a view of one of those.
-  Array value(Node* n) {
+  const Array& value(Node* n) {
     if (auto it = local_.find(n); it != local_.end()) return it->second;
     if (auto it = materialized_.find(n); it != materialized_.end()) return it->second;
-    if (n->op == Op::constant) return materialized_[n] = constant_value(impl_.program, impl_.function, *n);
+    if (n->op == Op::constant) return materialized_[n] = impl_.constants.at(n);
     if (!is_view(n->op))
       fail("internal: @{}: %{} is read by a kernel that does not compute it, and no kernel wrote it", impl_.function.name(), n->name);
-    const Array source = value(n->inputs[0]);
+    const Array& source = value(n->inputs[0]);  // map references stay valid across inserts
     return local_[n] = evaluate_op(*n, std::span<const Array>(&source, 1), parallel_for);
   }
 

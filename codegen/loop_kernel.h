@@ -74,6 +74,7 @@ struct LoopKernel {
 struct BufferLayout {
   Strides strides;
   int64_t offset = 0;
+  bool operator==(const BufferLayout&) const = default;
 };
 
 // Builds the loop description of an elementwise or reduce kernel whose

@@ -44,7 +44,7 @@ std::shared_ptr<const CompiledProgram> compile(const JitState& state, const std:
     Tracer::Scope scope(tracer);
     std::vector<Tensor> params;
     for (const Tensor& t : inputs) params.push_back(tracer->add_param({t.dtype(), t.shape()}));
-    const std::vector<Tensor> outputs = state.body(params);
+    const std::vector<Tensor> outputs = state.body(params, compiled->result_layout);
     if (outputs.empty()) fail("jit: the function returned no tensors");
     std::vector<Node*> results;
     for (size_t i = 0; i < outputs.size(); ++i) {
@@ -172,14 +172,21 @@ JitCore::JitCore(Body body, JitOptions options) : state_(std::make_shared<JitSta
   state_->options = std::move(options);
 }
 
-std::vector<Tensor> JitCore::call(const std::vector<Tensor>& inputs) const {
+std::vector<Tensor> JitCore::call(const std::vector<Tensor>& inputs, std::string* result_layout) const {
   bool traced = false;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].defined()) fail("jit: input {} is an undefined tensor", i);
     traced = traced || inputs[i].is_traced();
   }
-  if (traced) return state_->body(inputs);  // called inside another trace: inline
-  return run_compiled(*state_->lookup(inputs), inputs);
+  std::string inline_layout;
+  if (traced) {  // called inside another trace: inline
+    std::vector<Tensor> results = state_->body(inputs, inline_layout);
+    if (result_layout) *result_layout = std::move(inline_layout);
+    return results;
+  }
+  const std::shared_ptr<const CompiledProgram> compiled = state_->lookup(inputs);
+  if (result_layout) *result_layout = compiled->result_layout;
+  return run_compiled(*compiled, inputs);
 }
 
 JitStats JitCore::stats() const {

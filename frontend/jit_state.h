@@ -19,6 +19,7 @@ struct CompiledProgram {
   Program optimized;  // after the pass pipeline; what runs
   std::unique_ptr<Executable> executable;  // runs `optimized`; kernels compile on first use
   std::string signature;
+  std::string result_layout;  // what the body said while tracing (see JitCore::Body)
   double trace_ms = 0, passes_ms = 0;
 };
 

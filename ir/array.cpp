@@ -15,10 +15,13 @@ namespace tj {
 namespace {
 
 int64_t physical_memory_bytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page_size = sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || page_size <= 0) return int64_t{1} << 40;
-  return static_cast<int64_t>(pages) * page_size;
+  static const int64_t bytes = [] {  // sysconf is a system call: once per process
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page_size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page_size <= 0) return int64_t{1} << 40;
+    return static_cast<int64_t>(pages) * page_size;
+  }();
+  return bytes;
 }
 
 std::shared_ptr<void> allocate(int64_t bytes, const Shape& shape, DType dtype) {

@@ -142,6 +142,7 @@ void set_parallel_for(ParallelForImpl impl) {
 void parallel_for(int64_t count, int64_t grain, const RangeBody& body) {
   if (count <= 0) return;
   grain = std::max<int64_t>(grain, 1);
+  if (count <= grain) return body(0, count);  // one chunk: no thread to wake
   std::shared_ptr<ThreadPool> pool;
   ParallelForImpl custom;
   {

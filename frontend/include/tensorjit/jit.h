@@ -42,9 +42,11 @@ namespace detail {
 // The untyped core of a jitted function: tensors in, tensors out.
 class JitCore {
  public:
-  using Body = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
+  // Traces the function on `inputs`. It may describe how its results nest
+  // in `result_layout` (the Python binding does); call() hands that back.
+  using Body = std::function<std::vector<Tensor>(const std::vector<Tensor>& inputs, std::string& result_layout)>;
   JitCore(Body body, JitOptions options);
-  std::vector<Tensor> call(const std::vector<Tensor>& inputs) const;
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, std::string* result_layout = nullptr) const;
   JitStats stats() const;
   std::string explain(const std::vector<Tensor>& inputs) const;
 
@@ -91,7 +93,7 @@ class Jitted<R(Args...)> {
   using Result = std::decay_t<R>;
   Jitted(std::function<R(Args...)> fn, JitOptions options)
       : core_(
-            [fn](const std::vector<Tensor>& in) {
+            [fn](const std::vector<Tensor>& in, std::string&) {
               return [&]<size_t... I>(std::index_sequence<I...>) {
                 return detail::Results<Result>::flatten(fn(in[I]...));
               }(std::index_sequence_for<Args...>{});
@@ -115,7 +117,7 @@ class Jitted<R(List)> {
  public:
   using Result = std::decay_t<R>;
   Jitted(std::function<R(List)> fn, JitOptions options)
-      : core_([fn](const std::vector<Tensor>& in) { return detail::Results<Result>::flatten(fn(in)); }, std::move(options)) {}
+      : core_([fn](const std::vector<Tensor>& in, std::string&) { return detail::Results<Result>::flatten(fn(in)); }, std::move(options)) {}
 
   Result operator()(const std::vector<Tensor>& args) const { return detail::Results<Result>::rebuild(core_.call(args)); }
   JitStats stats() const { return core_.stats(); }
