@@ -19,12 +19,14 @@ int64_t checked_axis(const Tensor& x, int64_t axis, const char* what) {
 
 Tensor softmax(const Tensor& x, int64_t axis) {
   const int64_t a = checked_axis(x, axis, "softmax");
+  if (x.numel() == 0) return x;  // nothing to normalize; max over an empty axis has no value
   const Tensor e = exp(x - x.max({a}, true));  // shifted by the max: exp cannot overflow
   return e / e.sum({a}, true);
 }
 
 Tensor log_softmax(const Tensor& x, int64_t axis) {
   const int64_t a = checked_axis(x, axis, "log_softmax");
+  if (x.numel() == 0) return x;
   const Tensor shifted = x - x.max({a}, true);
   return shifted - log(exp(shifted).sum({a}, true));
 }

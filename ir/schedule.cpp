@@ -72,9 +72,11 @@ std::vector<Kernel> list_kernels(const Function& f) {
   }
   const std::set<const Node*> results(f.results().begin(), f.results().end());
   const auto users = compute_users(f);
-  // Results that are views or leaves are copied out by a kernel of their own.
+  // Results that are views or constants are copied out by a kernel of their
+  // own. A parameter returned as it is is the caller's own array, passed back
+  // without a copy (so a jitted identity shares memory, as eager code would).
   for (Node* r : f.results()) {
-    if (is_compute(r->op) || kernel_of.contains(r) || reshaped_result_source(r)) continue;
+    if (is_compute(r->op) || r->op == Op::param || kernel_of.contains(r) || reshaped_result_source(r)) continue;
     kernel_of[r] = kernels.size();
     kernels.push_back(Kernel{KernelKind::copy, {r}, {}, {}});
   }

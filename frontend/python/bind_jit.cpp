@@ -151,7 +151,7 @@ class JitFunction {
     d["compile_ms"] = total.compile_ms;
     d["cached"] = total.cached;
     d["static_variants"] = variants_.size();
-    d["last_miss"] = last_miss_;
+    d["last_miss"] = last_miss_.empty() ? last_core_->stats().last_miss : last_miss_;
     return d;
   }
 
@@ -194,8 +194,8 @@ class JitFunction {
         flat.inputs.push_back(to_tensor(args[i], "jit argument"));
         note_kind(flat, flat.inputs.back().is_traced() ? ArrayKind::tensor : array_kind(args[i]));
       }
-      last_miss_ = "";
-      return positional_;
+      last_miss_.clear();
+      return *(last_core_ = &positional_);
     }
     for (py::handle a : args) flatten(a, flat);
     flatten(py::dict(kwargs), flat);
@@ -203,16 +203,17 @@ class JitFunction {
     for (auto it = variants_.begin(); it != variants_.end(); ++it) {
       if (it->key.equal(key)) {
         variants_.splice(variants_.begin(), variants_, it);
-        return *variants_.front().core;
+        last_miss_.clear();
+        return *(last_core_ = variants_.front().core.get());
       }
     }
-    last_miss_ = "new static arguments or argument structure";
+    last_miss_ = "first call with these static arguments or this argument structure";
     variants_.push_front({key, std::make_unique<detail::JitCore>(tree_body(fn_, flat.key, args.size()), options_)});
     while (variants_.size() > std::max<size_t>(options_.cache_capacity, 1)) {
       variants_.pop_back();
       ++variant_evictions_;
     }
-    return *variants_.front().core;
+    return *(last_core_ = variants_.front().core.get());
   }
 
   py::function fn_;
@@ -220,7 +221,8 @@ class JitFunction {
   detail::JitCore positional_;
   std::list<Variant> variants_;  // most recently used first
   int64_t variant_evictions_ = 0;
-  std::string last_miss_;
+  std::string last_miss_;  // set when the last call made a new variant
+  detail::JitCore* last_core_ = &positional_;  // the last call's; the newest variant is never evicted
 };
 
 }  // namespace

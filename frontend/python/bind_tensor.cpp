@@ -135,6 +135,8 @@ constexpr Operator kOperators[] = {
 }  // namespace
 
 const Tensor& concrete(const Tensor& t, const char* asked_for) {
+  if (t.is_traced() && !t.impl()->tracer->active())
+    fail("{}: a traced tensor ({}) escaped from its jit function and has no value; return it instead", asked_for, type_text(t));
   if (t.is_traced())
     throw TracingError(fmt::format(
         "{}: a traced tensor ({}) has no value while tensorjit.jit traces the function; Python control flow on "

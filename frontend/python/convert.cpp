@@ -102,8 +102,8 @@ Tensor from_numpy(py::handle h, const char* what) {
     strides[d] = array.strides(d) / s->bytes;
   }
   if (!describable) {  // byte-swapped, unaligned or odd strides: one native copy
-    py::object copy = numpy_function("ascontiguousarray")(h, py::str(s->numpy_name));
-    return from_numpy(copy, what);
+    py::object copy = numpy_function("array")(h, py::arg("dtype") = py::str(s->numpy_name), py::arg("copy") = true);
+    return from_numpy(copy, what);  // a fresh array is aligned and native: no second round
   }
   auto* first = static_cast<std::byte*>(const_cast<void*>(array.data()));
   return strided_view(python_storage, h.ptr(), first, s->dtype, std::move(shape), std::move(strides));
@@ -145,8 +145,6 @@ Tensor from_torch(py::handle h, const char* what) {
   try {
     capsule = api.to_dlpack(h);
   } catch (py::error_already_set&) {  // the rare cases, diagnosed only when they happen
-    if (h.attr("requires_grad").cast<bool>())
-      fail("{}: a torch tensor that requires grad; tensorjit computes no gradients, pass it with .detach()", what);
     // torch 1.13 cannot export bool through DLPack; its NumPy bridge shares memory too.
     if (py::object(h.attr("dtype")).is(api.bool_dtype)) return from_numpy(h.attr("numpy")(), what);
     throw;

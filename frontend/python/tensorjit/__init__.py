@@ -12,7 +12,8 @@
 
 Functions take NumPy arrays, torch tensors, tensorjit.Tensors and numbers.
 A jitted function returns what it was given: NumPy arrays for NumPy inputs,
-torch tensors for torch inputs, with no copies either way. Arguments that are
+torch tensors for torch inputs, with no copies either way. tensorjit computes
+no gradients: torch tensors that require grad are read as values. Arguments that are
 not arrays (numbers, strings, None) are static: each distinct value traces
 its own version, as jax.jit's static arguments do.
 """
