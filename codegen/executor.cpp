@@ -116,6 +116,7 @@ class Runner {
     for (size_t k = 0; k < impl_.kernels.size(); ++k) run_kernel(k);
     local_.clear();
     std::vector<Array> results;
+    results.reserve(f.results().size());
     for (Node* r : f.results()) results.push_back(value(r));  // a reshaped result is a view of its writer's buffer
     return results;
   }
@@ -149,6 +150,8 @@ class Runner {
     if (kernel.kind == KernelKind::copy) return false;
     std::vector<BufferLayout> layouts;
     std::vector<void*> args;
+    layouts.reserve(kernel.inputs.size());
+    args.reserve(kernel.inputs.size() + kernel.outputs.size() + 1);
     for (Node* input : kernel.inputs) {
       if (input->op == Op::constant && input->constant.symbol.empty()) {  // lowered to an immediate
         layouts.emplace_back();

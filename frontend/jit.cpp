@@ -1,5 +1,6 @@
 // tj::jit: per-signature tracing, compilation and the thread-safe LRU cache.
 #include <chrono>
+#include <cstring>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -83,18 +84,38 @@ void append_bytes(std::string& key, const std::vector<int64_t>& values) {
   key.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(int64_t));
 }
 
+// The inverse of the key: the signature of each input.
+std::vector<InputSignature> decode_key(const std::string& key) {
+  std::vector<InputSignature> parts;
+  size_t at = 0;
+  auto take = [&](std::vector<int64_t>& values) {
+    int64_t count;
+    std::memcpy(&count, key.data() + at, sizeof count);
+    values.resize(count);
+    std::memcpy(values.data(), key.data() + at + sizeof count, count * sizeof(int64_t));
+    at += sizeof count + count * sizeof(int64_t);
+  };
+  while (at < key.size()) {
+    InputSignature& s = parts.emplace_back();
+    s.dtype = static_cast<DType>(key[at++]);
+    take(s.shape);
+    take(s.strides);
+  }
+  return parts;
+}
+
 }  // namespace
 
 std::shared_ptr<const CompiledProgram> JitState::lookup(const std::vector<Tensor>& inputs) {
-  std::vector<InputSignature> parts;
+  // Hits are the hot path: they build the key and nothing else.
   std::string key;
   key.reserve(64 * inputs.size());
+  static const Strides kContiguous;
   for (const Tensor& t : inputs) {
     const Array& a = t.array();
-    parts.push_back({a.dtype(), a.shape(), a.is_contiguous() ? Strides{} : a.strides()});
     key.push_back(static_cast<char>(a.dtype()));
-    append_bytes(key, parts.back().shape);
-    append_bytes(key, parts.back().strides);
+    append_bytes(key, a.shape());
+    append_bytes(key, a.is_contiguous() ? kContiguous : a.strides());
   }
 
   std::promise<std::shared_ptr<const CompiledProgram>> promise;
@@ -102,15 +123,16 @@ std::shared_ptr<const CompiledProgram> JitState::lookup(const std::vector<Tensor
   bool compile_here = false;
   {
     std::lock_guard lock(mutex);
-    last_signature.swap(parts);  // `parts` now holds the previous signature
-    if (auto it = cache.find(key); it != cache.end()) {
+    last_key.swap(key);  // `key` now holds the previous call's, `last_key` this one's
+    if (auto it = cache.find(last_key); it != cache.end()) {
       ++stats.hits;
       recency.splice(recency.begin(), recency, it->second.recency);
       ready = it->second.ready;
     } else {
       ++stats.misses;
       compile_here = true;
-      stats.last_miss = why_missed(parts, last_signature);
+      stats.last_miss = why_missed(decode_key(key), decode_key(last_key));
+      key = last_key;
       ready = promise.get_future().share();
       recency.push_front(key);
       cache[key] = Entry{ready, recency.begin()};
@@ -158,8 +180,10 @@ std::shared_ptr<const CompiledProgram> JitState::lookup(const std::vector<Tensor
 
 std::vector<Tensor> run_compiled(const CompiledProgram& compiled, const std::vector<Tensor>& inputs) {
   std::vector<Array> arrays;
+  arrays.reserve(inputs.size());
   for (const Tensor& t : inputs) arrays.push_back(t.array());
   std::vector<Tensor> outputs;
+  outputs.reserve(compiled.optimized.functions.front().results().size());
   for (Array& a : compiled.executable->run(arrays)) outputs.push_back(Tensor::from_array(std::move(a)));
   return outputs;
 }

@@ -44,7 +44,7 @@ struct JitState {
   std::unordered_map<std::string, Entry> cache;
   std::list<std::string> recency;  // most recently used first
   JitStats stats;
-  std::vector<InputSignature> last_signature;  // of the previous call, to explain the next miss
+  std::string last_key;  // of the previous call, to explain the next miss
 
   // The compiled program for `inputs` (compiling it on a miss, once even
   // when several threads miss together).

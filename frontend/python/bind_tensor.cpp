@@ -164,7 +164,7 @@ void bind_tensor(py::module_& m) {
   cls.attr("__array_priority__") = 1000;
 
   cls.def_property_readonly("shape", shape_tuple);
-  cls.def_property_readonly("dtype", [](const Tensor& t) { return py::dtype(numpy_dtype_name(t.dtype())); });
+  cls.def_property_readonly("dtype", [](const Tensor& t) { return numpy_dtype(t.dtype()); });
   cls.def_property_readonly("ndim", &Tensor::rank);
   cls.def_property_readonly("size", &Tensor::numel);
   cls.def_property_readonly("is_traced", &Tensor::is_traced);

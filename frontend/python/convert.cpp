@@ -191,6 +191,16 @@ bool has_negative_stride(const Array& a) {
 
 const char* numpy_dtype_name(DType dtype) { return spelling(dtype).numpy_name; }
 
+const py::dtype& numpy_dtype(DType dtype) {
+  // Parsing a dtype name costs more than the rest of making an array: once per dtype.
+  static auto* dtypes = [] {
+    auto* made = new std::vector<py::dtype>;  // kept for the life of the process, like NumPy
+    for (DType d : kAllDTypes) made->push_back(py::dtype(numpy_dtype_name(d)));
+    return made;
+  }();
+  return (*dtypes)[static_cast<size_t>(dtype)];
+}
+
 DType parse_dtype_argument(py::handle h) {
   std::string name = py::isinstance<py::str>(h) ? h.cast<std::string>() : std::string(py::str(h));
   if (name.rfind("torch.", 0) == 0) name = name.substr(6);
@@ -245,7 +255,7 @@ py::object to_numpy(const Tensor& t) {
   auto* keep = new std::shared_ptr<void>(a.storage());
   py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<void>*>(p); });
   const void* data = a.numel() > 0 ? a.at(a.offset()) : nullptr;
-  return py::array(py::dtype(numpy_dtype_name(a.dtype())), std::move(shape), std::move(strides), data, base);
+  return py::array(numpy_dtype(a.dtype()), std::move(shape), std::move(strides), data, base);
 }
 
 py::object to_torch(const Tensor& t) {

@@ -7,6 +7,7 @@
 // bool tensors that torch 1.13 cannot pass through DLPack use NumPy's bridge).
 #pragma once
 
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include "tensorjit/tensor.h"
@@ -40,6 +41,7 @@ py::object to_torch(const Tensor& t);
 
 // "float32", "float64", "int32", "int64", "bool": NumPy's names.
 const char* numpy_dtype_name(DType dtype);
+const py::dtype& numpy_dtype(DType dtype);
 DType parse_dtype_argument(py::handle h);  // a name, a NumPy dtype or a torch dtype
 
 }  // namespace tj::python
