@@ -1,11 +1,15 @@
 # The README's two commands: `make demo` and `make test`. Each installs what is
 # missing (tools/install-deps.sh), configures with CMake + Ninja, builds, then
-# runs the demo or every test. `make` alone builds.
+# runs the demo or every test. `make` alone builds; `make bench` measures
+# (bench/results/, and the README's table).
 BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 TJ := $(BUILD_DIR)/bin/tensorjit
 
-.PHONY: all deps build demo test clean
+PYTHON := /usr/bin/python3
+RESULTS := bench/results
+
+.PHONY: all deps build demo test bench clean
 
 all: build
 
@@ -23,6 +27,13 @@ demo: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j2
+
+bench: build
+	mkdir -p $(RESULTS)
+	$(BUILD_DIR)/bench/bench_kernels --benchmark_min_time=0.3 \
+	  --benchmark_out=$(RESULTS)/bench_kernels.json --benchmark_out_format=json | tee $(RESULTS)/bench_kernels.txt
+	PYTHONPATH=$(BUILD_DIR)/python $(PYTHON) bench/compare.py --out $(RESULTS)
+	$(PYTHON) bench/update_readme.py $(RESULTS)/compare.md README.md
 
 clean:
 	rm -rf $(BUILD_DIR)

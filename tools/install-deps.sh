@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="cmake ninja-build ccache g++ make
 llvm-16-dev libxbyak-dev libfmt-dev libgtest-dev libbenchmark-dev
-pybind11-dev python3-dev python3-numpy python3-pytest python3-torch"
+pybind11-dev python3-dev python3-numpy python3-pytest python3-torch python3-matplotlib"
 
 missing=""
 for p in $PACKAGES; do
