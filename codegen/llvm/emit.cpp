@@ -22,6 +22,7 @@
 #include <llvm/IR/Module.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include "codegen/llvm/dump.h"
 #include "codegen/llvm/emit_math.h"
 #include "codegen/llvm/jit.h"
 #include "codegen/target.h"
@@ -570,12 +571,7 @@ std::unique_ptr<CompiledKernel> compile_loop_kernel(const LoopKernel& kernel) {
   auto context = std::make_unique<llvm::LLVMContext>();
   auto module = std::make_unique<llvm::Module>("tensorjit_kernel", *context);
   Emitter(kernel, *context, *module).emit();
-  std::string ir;
-  llvm::raw_string_ostream out(ir);
-  module->print(out, nullptr);
-  out.flush();
-  if (const char* dump = std::getenv("TJ_DUMP"); dump && std::string(dump).find("llvm") != std::string::npos)
-    std::fprintf(stderr, "%s", ir.c_str());
+  std::string ir = ir_text(*module);
   std::unique_ptr<LoadedModule> loaded = load_module(std::move(context), std::move(module), "kernel");
   return std::make_unique<Compiled>(std::move(loaded), std::move(ir));
 }

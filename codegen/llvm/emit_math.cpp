@@ -143,28 +143,34 @@ Value* exp_f(llvm::IRBuilder<>& b, Value* x) {
   return b.CreateSelect(b.CreateFCmpUNO(x, x), x, result);
 }
 
-// tanh in float, by |x|: below 0.5625 the odd Taylor series to x^19
-// (truncation 1e-9 relative); up to 1.125 the double-angle form
-// 2t/(1+t^2) of t = tanh(x/2) from that series; above, 1 - 2/(e^{2|x|}+1),
-// where 2/(e+1) <= 0.19 so exp's rounding reaches the result damped. Sign
-// restored by copysign; NaN propagates through every branch.
+// expm1 in float for y <= 0 (y is clamped at -30, where it is -1 in float):
+// n = round(y / ln2), r = y - n ln2 (|r| <= 0.347), expm1(r) = r + r^2 q(r)
+// with q its Taylor series to r^8/8! (truncation 1e-9 relative), then
+// 2^n (1 + expm1(r)) - 1 = 2^n expm1(r) + (2^n - 1), both terms exact
+// scalings, so that small results keep their relative accuracy.
+Value* expm1_nonpositive_f(llvm::IRBuilder<>& b, Value* y) {
+  auto* t = y->getType();
+  Value* clamped = b.CreateIntrinsic(llvm::Intrinsic::maxnum, {t}, {y, splat(b, y, -30.0)});
+  Value* n = unary(b, llvm::Intrinsic::rint, b.CreateFMul(clamped, splat(b, y, 1.44269504088896341)));
+  Value* r = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {n, splat(b, y, -0.693359375), clamped});
+  r = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {n, splat(b, y, 2.12194440e-4), r});
+  Value* q = horner(b, r, {1.0 / 40320, 1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5});
+  Value* em = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {b.CreateFMul(r, r), q, r});
+  Value* scale = pow2(b, n);
+  return b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {scale, em, b.CreateFSub(scale, splat(b, y, 1.0))});
+}
+
+// tanh in float, one branch for every x: with m = expm1(-2|x|) in (-1, 0],
+// tanh|x| = -m / (2 + m). Small |x| keep their relative accuracy because
+// expm1 does; large ones saturate to 1. Sign restored by copysign; NaN
+// selected through (the clamp inside expm1 would hide it).
 Value* tanh_f(llvm::IRBuilder<>& b, Value* x) {
   auto* t = x->getType();
   Value* ax = unary(b, llvm::Intrinsic::fabs, x);
-  auto series = [&](Value* v) {
-    const std::vector<double> c = {-443861162.0 / 1856156927625.0, 6404582.0 / 10854718875.0, -929569.0 / 638512875.0,
-                                   21844.0 / 6081075.0, -1382.0 / 155925.0, 62.0 / 2835.0, -17.0 / 315.0, 2.0 / 15.0, -1.0 / 3.0};
-    Value* v2 = b.CreateFMul(v, v);
-    return b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {b.CreateFMul(v, v2), horner(b, v2, c), v});
-  };
-  Value* small = series(ax);
-  Value* half = series(b.CreateFMul(ax, splat(b, x, 0.5)));
-  Value* doubled = b.CreateFDiv(b.CreateFAdd(half, half), b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {half, half, splat(b, x, 1.0)}));
-  Value* e = exp_f(b, b.CreateFAdd(ax, ax));
-  Value* large = b.CreateFSub(splat(b, x, 1.0), b.CreateFDiv(splat(b, x, 2.0), b.CreateFAdd(e, splat(b, x, 1.0))));
-  Value* r = b.CreateSelect(b.CreateFCmpOLT(ax, splat(b, x, 1.125)), doubled, large);
-  r = b.CreateSelect(b.CreateFCmpOLT(ax, splat(b, x, 0.5625)), small, r);
-  return b.CreateIntrinsic(llvm::Intrinsic::copysign, {t}, {r, x});
+  Value* m = expm1_nonpositive_f(b, b.CreateFMul(ax, splat(b, x, -2.0)));
+  Value* r = b.CreateFDiv(b.CreateFNeg(m), b.CreateFAdd(m, splat(b, x, 2.0)));
+  r = b.CreateIntrinsic(llvm::Intrinsic::copysign, {t}, {r, x});
+  return b.CreateSelect(b.CreateFCmpUNO(x, x), x, r);
 }
 
 }  // namespace

@@ -11,9 +11,16 @@
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Transforms/InstCombine/InstCombine.h>
+#include <llvm/Transforms/Scalar/EarlyCSE.h>
+#include <llvm/Transforms/Scalar/GVN.h>
+#include <llvm/Transforms/Scalar/LICM.h>
+#include <llvm/Transforms/Scalar/SROA.h>
+#include <llvm/Transforms/Scalar/SimplifyCFG.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include "codegen/llvm/dump.h"
 #include "codegen/target.h"
 #include "ir/error.h"
 
@@ -55,6 +62,11 @@ Jit& jit() {
   return *instance;
 }
 
+// The emitter writes vector code already, so the full O2 pipeline (with its
+// loop vectorizer, inliner and interprocedural passes) buys nothing but
+// compile time. This is what the kernels need: allocas to registers, CSE
+// and instruction combining, clean control flow, invariants hoisted out of
+// the loops.
 void optimize(llvm::Module& module) {
   llvm::LoopAnalysisManager loops;
   llvm::FunctionAnalysisManager functions;
@@ -66,7 +78,18 @@ void optimize(llvm::Module& module) {
   builder.registerFunctionAnalyses(functions);
   builder.registerLoopAnalyses(loops);
   builder.crossRegisterProxies(loops, functions, cgscc, modules);
-  builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(module, modules);
+  llvm::FunctionPassManager kernel;
+  kernel.addPass(llvm::SROAPass(llvm::SROAOptions::ModifyCFG));
+  kernel.addPass(llvm::EarlyCSEPass(/*UseMemorySSA=*/true));
+  kernel.addPass(llvm::InstCombinePass());
+  kernel.addPass(llvm::SimplifyCFGPass());
+  kernel.addPass(llvm::createFunctionToLoopPassAdaptor(llvm::LICMPass(llvm::LICMOptions()), /*UseMemorySSA=*/true));
+  kernel.addPass(llvm::GVNPass());
+  kernel.addPass(llvm::InstCombinePass());
+  kernel.addPass(llvm::SimplifyCFGPass());
+  llvm::ModulePassManager pipeline;
+  pipeline.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(kernel)));
+  pipeline.run(module, modules);
 }
 
 class OrcModule : public LoadedModule {
@@ -92,12 +115,15 @@ std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> con
   std::string problems;
   llvm::raw_string_ostream out(problems);
   if (llvm::verifyModule(*module, &out)) fail("llvm: the emitted module is invalid: {}", out.str());
-  optimize(*module);
   {
     std::lock_guard lock(j.mutex);  // unique symbol names per module
     module->getFunction(entry_name)->setName(entry_name + "_" + std::to_string(j.next_module++));
   }
   const std::string symbol = module->getFunctionList().front().getName().str();
+  if (dump_requested("llvm")) dump("llvm", symbol, ir_text(*module));
+  optimize(*module);
+  if (dump_requested("opt")) dump("opt", symbol, ir_text(*module));
+  if (dump_requested("asm")) dump("asm", symbol, assembly_text(*module, *j.machine));
   llvm::orc::ResourceTrackerSP tracker = j.lljit->getMainJITDylib().createResourceTracker();
   if (llvm::Error e = j.lljit->addIRModule(tracker, llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
     fail("llvm: adding a module failed: {}", message_of(std::move(e)));

@@ -23,7 +23,7 @@ class LoadedModule {
   virtual void* entry() const = 0;
 };
 
-// Optimizes `module` (new pass manager, O2, for the JIT's target machine)
+// Optimizes `module` (new pass manager, the kernel pipeline of jit.cpp)
 // and adds it to the JIT; returns the loaded code of function `entry_name`.
 // Throws tj::Error with LLVM's message if anything fails.
 std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> context,

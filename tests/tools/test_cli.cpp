@@ -2,6 +2,7 @@
 // binary: exit codes, located error messages, .npy inputs and outputs.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -191,6 +192,21 @@ TEST_F(Cli, ExplainSaysHowEachKernelRan) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("# kernel 0: %m (max), %d (sub), %e (exp), %s (sum), %y (div)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("#   code: llvm, "), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, DumpWritesIrAndAssemblyOfEachKernel) {
+  const std::string program = (std::filesystem::path(TJ_SOURCE_DIR) / "examples/ir/softmax.tj").string();
+  const std::string command = "TJ_DUMP=llvm,opt,asm TJ_DUMP_DIR=" + shell_quoted(dir_.string()) + " " +
+                              shell_quoted(TJ_CLI_PATH) + " run " + shell_quoted(program) + " --random 1 >/dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir_)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  ASSERT_EQ(names.size(), 3u) << fmt::format("{}", fmt::join(names, " "));
+  const std::string assembly = read_file(dir_ / names[2]);  // kernel_N.s sorts last
+  EXPECT_TRUE(names[2].ends_with(".s") && names[0].ends_with(".ll") && names[1].ends_with(".opt.ll"));
+  EXPECT_NE(assembly.find("vmaxps"), std::string::npos) << assembly.substr(0, 2000);  // the row max, vectorized
+  EXPECT_NE(read_file(dir_ / names[0]).find("define void @kernel_"), std::string::npos);
 }
 
 TEST_F(Cli, OptPrintsKernelsLast) {
