@@ -50,7 +50,8 @@ class Emitter {
     for (int i = 0; i < k_.arguments + (k_.packed_b_step >= 0 ? 1 : 0); ++i)
       base_.push_back(b_.CreateLoad(b_.getPtrTy(), b_.CreateConstGEP1_64(b_.getPtrTy(), args, i)));
     for (size_t s = 0; s < k_.steps.size(); ++s) {
-      if (k_.steps[s].kind == StepKind::reduce) accumulators_[s] = b_.CreateAlloca(accumulator_type(k_.steps[s]));
+      if (k_.steps[s].kind == StepKind::reduce)
+        for (int u = 0; u < kMaxUnroll; ++u) accumulators_[s].push_back(b_.CreateAlloca(accumulator_type(k_.steps[s])));
       if (k_.steps[s].row_level) row_values_[s] = b_.CreateAlloca(vector_of(k_.steps[s].dtype));
     }
     plan_row_cache();
@@ -228,14 +229,28 @@ class Emitter {
 
   // ---- the inner loop ----
   void inner_loop(Value* from, Value* to, int pass) {
-    for (auto& [s, slot] : accumulators_)
-      if (k_.steps[s].pass == pass) b_.CreateStore(identity(k_.steps[s]), slot);
-    vector_loop(from, to, [&](Value* j, Value* mask) { body(j, mask, pass); });
+    for (auto& [s, slots] : accumulators_)
+      if (k_.steps[s].pass == pass)
+        for (Value* slot : slots) b_.CreateStore(identity(k_.steps[s]), slot);
+    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot); }, unroll());
     finish_reductions(pass);
   }
 
-  // One vector of elements starting at inner index j (all lanes, or `mask`'s).
-  void body(Value* j, Value* mask, int pass) {
+  // Vectors per trip of the main loops: two in kernels without
+  // transcendental math, so that reductions keep two independent accumulator
+  // chains (the adds' latency, not memory, bounds a single chain) and short
+  // elementwise bodies halve their loop overhead. Long math bodies stay
+  // single: their code size would double the compile time.
+  int unroll() const {
+    static const std::set<Op> kLongChains = {Op::exp, Op::log, Op::tanh, Op::sigmoid, Op::erf};
+    for (const Step& step : k_.steps)
+      if (step.kind == StepKind::compute && kLongChains.contains(step.op)) return 1;
+    return kMaxUnroll;
+  }
+
+  // One vector of elements starting at inner index j (all lanes, or
+  // `mask`'s), accumulating reductions into accumulator `slot`.
+  void body(Value* j, Value* mask, int pass, int slot) {
     std::map<int, Value*> values;
     std::function<Value*(int)> value = [&](int s) -> Value* {
       if (auto it = values.find(s); it != values.end()) return it->second;
@@ -256,7 +271,7 @@ class Emitter {
     for (size_t s = 0; s < k_.steps.size(); ++s) {
       const Step& step = k_.steps[s];
       if (step.kind != StepKind::reduce || step.pass != pass) continue;
-      accumulate(step, s, value(step.args[0]), mask);
+      accumulate(step, s, value(step.args[0]), mask, slot);
     }
     if (!last) return;
     for (const LoopKernel::Store& store : k_.stores)
@@ -284,7 +299,7 @@ class Emitter {
     std::vector<Value*> tile;
     for (int i = 0; i < n; ++i) tile.push_back(create_entry_alloca(f64));
     auto sums_at = [&](int i, Value* j) { return b_.CreateGEP(b_.getDoubleTy(), row_sums_, b_.CreateAdd(b_.CreateMul(b_.getInt64(i), inner), j)); };
-    vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask) {
+    vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask, int) {
       for (int i = 0; i < n; ++i) store_doubles(splat_f(f64, 0.0), sums_at(i, j), mask);
     });
     // k in blocks, so that the rows of B one column strip walks stay within
@@ -293,7 +308,7 @@ class Emitter {
     counted_loop(b_.getInt64(0), b_.getInt64(step.k_extent), k_block, [&](Value* k_begin) {
       Value* k_end = b_.CreateSelect(b_.CreateICmpSLT(b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent)),
                                      b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent));
-      vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask) {
+      vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask, int) {
         for (int i = 0; i < n; ++i) b_.CreateStore(load_doubles(sums_at(i, j), mask), tile[i]);
         counted_loop(k_begin, k_end, 1, [&](Value* k) {
           Value* y;
@@ -365,13 +380,22 @@ class Emitter {
     else b_.CreateAlignedStore(v, p, llvm::Align(8));
   }
 
-  // for (j = from; j < to; j += lanes) body(j, nullptr), then one masked tail.
+  // for (j = from; j < to; j += lanes) body(j, nullptr, 0), then one masked
+  // tail. With unroll > 1, a first loop takes `unroll` vectors per trip,
+  // the u-th with slot u.
   template <typename Body>
-  void vector_loop(Value* from, Value* to, Body body) {
+  void vector_loop(Value* from, Value* to, Body body, int unroll = 1) {
     Value* position = create_entry_alloca(b_.getInt64Ty());
     b_.CreateStore(from, position);
+    if (unroll > 1) {
+      counted_loop(from, to, lanes_ * unroll, [&](Value* j) {
+        for (int u = 0; u < unroll; ++u) body(u == 0 ? j : b_.CreateAdd(j, b_.getInt64(u * lanes_)), nullptr, u);
+        b_.CreateStore(b_.CreateAdd(j, b_.getInt64(lanes_ * unroll)), position);
+      });
+      from = b_.CreateLoad(b_.getInt64Ty(), position);
+    }
     counted_loop(from, to, lanes_, [&](Value* j) {
-      body(j, nullptr);
+      body(j, nullptr, 0);
       b_.CreateStore(b_.CreateAdd(j, b_.getInt64(lanes_)), position);
     });
     Value* j = b_.CreateLoad(b_.getInt64Ty(), position);
@@ -379,7 +403,7 @@ class Emitter {
     auto* after = llvm::BasicBlock::Create(ctx_, "tail.done", fn_);
     b_.CreateCondBr(b_.CreateICmpSLT(j, to), tail, after);
     b_.SetInsertPoint(tail);
-    body(j, b_.CreateICmpSLT(b_.CreateAdd(splat(j), lane_ids()), splat(to)));
+    body(j, b_.CreateICmpSLT(b_.CreateAdd(splat(j), lane_ids()), splat(to)), 0);
     b_.CreateBr(after);
     b_.SetInsertPoint(after);
   }
@@ -446,9 +470,9 @@ class Emitter {
     return {t, b_.CreateSelect(finite, b_.CreateFAdd(compensation, error), compensation)};
   }
 
-  void accumulate(const Step& s, size_t step, Value* x, Value* mask) {
+  void accumulate(const Step& s, size_t step, Value* x, Value* mask, int unrolled) {
     auto* type = accumulator_type(s);
-    Value* slot = accumulators_.at(step);
+    Value* slot = accumulators_.at(step).at(unrolled);
     Value* acc = b_.CreateLoad(type, slot);
     if (s.op == Op::max || s.op == Op::min) {
       if (mask) x = b_.CreateSelect(mask, x, identity(s));
@@ -465,10 +489,14 @@ class Emitter {
   }
 
   void finish_reductions(int pass) {
-    for (auto& [s, slot] : accumulators_) {
+    for (auto& [s, slots] : accumulators_) {
       const Step& step = k_.steps[s];
       if (step.pass != pass) continue;
-      Value* acc = b_.CreateLoad(accumulator_type(step), slot);
+      Value* acc = b_.CreateLoad(accumulator_type(step), slots[0]);
+      for (size_t u = 1; u < slots.size(); ++u) {
+        Value* more = b_.CreateLoad(accumulator_type(step), slots[u]);
+        acc = step.op == Op::max || step.op == Op::min ? extremum(step.op, acc, more) : b_.CreateFAdd(acc, more);
+      }
       Value* total = b_.CreateExtractElement(acc, uint64_t{0});
       if (step.op == Op::max || step.op == Op::min) {
         for (int lane = 1; lane < lanes_; ++lane) total = extremum(step.op, total, b_.CreateExtractElement(acc, lane));
@@ -531,7 +559,8 @@ class Emitter {
   llvm::Function* fn_ = nullptr;
   std::vector<Value*> base_;
   std::map<const IndexMap*, Value*> offsets_;
-  std::map<size_t, Value*> accumulators_;
+  static constexpr int kMaxUnroll = 2;
+  std::map<size_t, std::vector<Value*>> accumulators_;  // per reduce step, one per unrolled vector
   Value* row_sums_ = nullptr;      // the sums of a block of matmul rows
   Value* current_sums_ = nullptr;  // the row of sums the epilogue reads
   struct CachedRow {
