@@ -424,11 +424,20 @@ class Emitter {
       Value* p = b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], b_.CreateAdd(offsets_.at(&m), j));
       v = mask ? static_cast<Value*>(b_.CreateMaskedLoad(type, p, align, mask, llvm::Constant::getNullValue(type)))
                : b_.CreateAlignedLoad(type, p, align);
+      if (!mask) prefetch(b_.CreateGEP(memory_of(m.dtype), p, b_.getInt64(kPrefetchElements)));
     } else {
       Value* all = mask ? mask : splat(b_.getInt1(true));
       v = b_.CreateMaskedGather(type, element_pointers(m, j, stride), align, all, llvm::Constant::getNullValue(type));
     }
     return m.dtype == DType::boolean ? b_.CreateICmpNE(v, llvm::Constant::getNullValue(type)) : v;
+  }
+
+  // Streams are fetched this far ahead (a few KiB), so that loads hit the
+  // cache while long math chains fill the reorder buffer. A prefetch past
+  // the end of a buffer is harmless: it never faults.
+  static constexpr int64_t kPrefetchElements = 1024;
+  void prefetch(Value* p) {
+    b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {p->getType()}, {p, b_.getInt32(0), b_.getInt32(3), b_.getInt32(1)});
   }
 
   void store_vector(const IndexMap& m, Value* v, Value* j, Value* mask) {

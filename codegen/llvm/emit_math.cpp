@@ -23,6 +23,25 @@ Value* horner(llvm::IRBuilder<>& b, Value* x, const std::vector<double>& coeffic
   return acc;
 }
 
+// The same polynomial by Estrin's scheme: pairs (c_2i + c_2i+1 x) combined
+// with x^2, x^4, ... The dependency chain is about log2(degree) FMAs deep
+// instead of degree deep, which is what bounds a long math body (the
+// reorder buffer holds only a few iterations of it).
+Value* estrin(llvm::IRBuilder<>& b, Value* x, const std::vector<double>& coefficients) {  // highest degree first
+  std::vector<Value*> terms;  // lowest degree first
+  for (auto c = coefficients.rbegin(); c != coefficients.rend(); ++c) terms.push_back(splat(b, x, *c));
+  Value* power = x;
+  while (terms.size() > 1) {
+    std::vector<Value*> paired;
+    for (size_t i = 0; i + 1 < terms.size(); i += 2)
+      paired.push_back(b.CreateIntrinsic(llvm::Intrinsic::fma, {x->getType()}, {terms[i + 1], power, terms[i]}));
+    if (terms.size() % 2) paired.push_back(terms.back());
+    terms = std::move(paired);
+    if (terms.size() > 1) power = b.CreateFMul(power, power);
+  }
+  return terms.front();
+}
+
 Value* unary(llvm::IRBuilder<>& b, llvm::Intrinsic::ID id, Value* x) { return b.CreateUnaryIntrinsic(id, x); }
 
 // 2^n for integer-valued n in the normal exponent range of n's type
@@ -124,53 +143,86 @@ Value* erf_d(llvm::IRBuilder<>& b, Value* x) {
   return b.CreateSelect(b.CreateFCmpOLT(ax, splat(b, x, 3.0)), inner, outer);  // NaN: outer gives NaN
 }
 
-// exp in float: n = round(x / ln2), r = x - n ln2 with ln2 split so that
-// n * hi is exact (|r| <= 0.347), e^r by Taylor to r^7/7! (truncation
-// 5e-9 relative), then 2^n applied in two exact steps so that denormal
-// results round once. Overflow above 88.72, 0 below -103.97, NaN kept.
-Value* exp_f(llvm::IRBuilder<>& b, Value* x) {
-  auto* t = x->getType();
-  Value* clamped = b.CreateIntrinsic(llvm::Intrinsic::maxnum, {t}, {x, splat(b, x, -104.0)});
-  clamped = b.CreateIntrinsic(llvm::Intrinsic::minnum, {t}, {clamped, splat(b, x, 89.0)});
-  Value* n = unary(b, llvm::Intrinsic::rint, b.CreateFMul(clamped, splat(b, x, 1.44269504088896341)));
-  Value* r = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {n, splat(b, x, -0.693359375), clamped});
-  r = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {n, splat(b, x, 2.12194440e-4), r});
-  Value* p = horner(b, r, {1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1.0, 1.0});
-  Value* half = unary(b, llvm::Intrinsic::floor, b.CreateFMul(n, splat(b, x, 0.5)));
-  Value* result = b.CreateFMul(b.CreateFMul(p, pow2(b, half)), pow2(b, b.CreateFSub(n, half)));
-  result = b.CreateSelect(b.CreateFCmpOGT(x, splat(b, x, 88.7228393554687)), splat(b, x, INFINITY), result);
-  result = b.CreateSelect(b.CreateFCmpOLT(x, splat(b, x, -103.972084045410)), splat(b, x, 0.0), result);
-  return b.CreateSelect(b.CreateFCmpUNO(x, x), x, result);
+// --- float32 math: short dependency chains, NaN carried by the data ---
+//
+// Clamps are written as x86's MAXPS/MINPS (c > v ? c : v), which return v
+// when v is NaN, so NaN flows through the arithmetic to the result with no
+// select. round(v) comes from adding 1.5 * 2^23 (the sum's low mantissa bits
+// are the integer, valid for |v| < 2^22), which also hands 2^n over as
+// integer bits without a float-to-int conversion.
+
+constexpr double kRoundingMagic = 12582912.0;  // 1.5 * 2^23
+constexpr uint32_t kRoundingMagicBits = 0x4b400000;
+constexpr double kLog2e = 1.44269504088896341;
+constexpr double kLn2Hi = 0.693359375, kLn2Lo = -2.12194440e-4;  // kLn2Hi has 9 significant bits: n * kLn2Hi is exact
+
+Value* clamp_below(llvm::IRBuilder<>& b, Value* v, double low) {  // max(v, low), NaN kept
+  Value* c = splat(b, v, low);
+  return b.CreateSelect(b.CreateFCmpOGT(c, v), c, v);
+}
+Value* clamp_above(llvm::IRBuilder<>& b, Value* v, double high) {  // min(v, high), NaN kept
+  Value* c = splat(b, v, high);
+  return b.CreateSelect(b.CreateFCmpOLT(c, v), c, v);
 }
 
-// expm1 in float for y <= 0 (y is clamped at -30, where it is -1 in float):
-// n = round(y / ln2), r = y - n ln2 (|r| <= 0.347), expm1(r) = r + r^2 q(r)
-// with q its Taylor series to r^8/8! (truncation 1e-9 relative), then
-// 2^n (1 + expm1(r)) - 1 = 2^n expm1(r) + (2^n - 1), both terms exact
-// scalings, so that small results keep their relative accuracy.
-Value* expm1_nonpositive_f(llvm::IRBuilder<>& b, Value* y) {
-  auto* t = y->getType();
-  Value* clamped = b.CreateIntrinsic(llvm::Intrinsic::maxnum, {t}, {y, splat(b, y, -30.0)});
-  Value* n = unary(b, llvm::Intrinsic::rint, b.CreateFMul(clamped, splat(b, y, 1.44269504088896341)));
-  Value* r = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {n, splat(b, y, -0.693359375), clamped});
-  r = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {n, splat(b, y, 2.12194440e-4), r});
-  Value* q = horner(b, r, {1.0 / 40320, 1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5});
-  Value* em = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {b.CreateFMul(r, r), q, r});
-  Value* scale = pow2(b, n);
-  return b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {scale, em, b.CreateFSub(scale, splat(b, y, 1.0))});
+// v = n ln2 + r with n = round(v / ln2), |r| <= 0.347 (v clamped to |v| < 2^21).
+// Returns {r, n as a float, n as the rounded sum whose integer bits are n + kRoundingMagicBits}.
+struct Reduced {
+  Value* r;
+  Value* n;
+  Value* rounded;
+};
+Reduced reduce_ln2(llvm::IRBuilder<>& b, Value* v) {
+  auto* t = v->getType();
+  Value* rounded = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {v, splat(b, v, kLog2e), splat(b, v, kRoundingMagic)});
+  Value* n = b.CreateFSub(rounded, splat(b, v, kRoundingMagic));
+  Value* r = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {n, splat(b, v, -kLn2Hi), v});
+  r = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {n, splat(b, v, -kLn2Lo), r});
+  return {r, n, rounded};
+}
+
+// 2^(k + offset) as a float, k the integer vector, for k + offset in [-126, 127].
+Value* pow2_of_int(llvm::IRBuilder<>& b, Value* k, int offset, llvm::Type* float_type) {
+  auto* ints = k->getType();
+  return b.CreateBitCast(b.CreateShl(b.CreateAdd(k, llvm::ConstantInt::get(ints, 127 + offset)), llvm::ConstantInt::get(ints, 23)), float_type);
+}
+
+// exp in float: reduced by ln2, e^r by Taylor to r^7/7! (truncation 5e-9
+// relative), times 2^n in two halves (n = a + b, a = n >> 1) so that results
+// down to the smallest denormal are one exact scaling rounded once. The
+// clamps [-104, 89] make overflow give +Inf and underflow 0 by themselves.
+Value* exp_f(llvm::IRBuilder<>& b, Value* x) {
+  auto* t = x->getType();
+  auto* ints = llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(t));
+  Value* v = clamp_above(b, clamp_below(b, x, -104.0), 89.0);
+  const Reduced red = reduce_ln2(b, v);
+  Value* p = estrin(b, red.r, {1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1.0, 1.0});
+  Value* n = b.CreateSub(b.CreateBitCast(red.rounded, ints), llvm::ConstantInt::get(ints, kRoundingMagicBits));
+  Value* a = b.CreateAShr(n, llvm::ConstantInt::get(ints, 1));
+  return b.CreateFMul(b.CreateFMul(p, pow2_of_int(b, a, 0, t)), pow2_of_int(b, b.CreateSub(n, a), 0, t));
 }
 
 // tanh in float, one branch for every x: with m = expm1(-2|x|) in (-1, 0],
-// tanh|x| = -m / (2 + m). Small |x| keep their relative accuracy because
-// expm1 does; large ones saturate to 1. Sign restored by copysign; NaN
-// selected through (the clamp inside expm1 would hide it).
+// tanh|x| = -m / (2 + m) = m / (-2 - m). expm1 of y = -2|x| clamped at -30
+// (where tanh is 1 in float): reduced by ln2, expm1(r) = r + r^2 q(r), q the
+// Taylor series to r^5/6! (truncation 2e-8 relative), then
+// 2^n (1 + expm1(r)) - 1 = 2^n expm1(r) + (2^n - 1), exact scalings, so
+// small |x| keep their relative accuracy. The sign is x's, put back with
+// an OR (the result is >= 0 or NaN).
 Value* tanh_f(llvm::IRBuilder<>& b, Value* x) {
   auto* t = x->getType();
+  auto* ints = llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(t));
   Value* ax = unary(b, llvm::Intrinsic::fabs, x);
-  Value* m = expm1_nonpositive_f(b, b.CreateFMul(ax, splat(b, x, -2.0)));
-  Value* r = b.CreateFDiv(b.CreateFNeg(m), b.CreateFAdd(m, splat(b, x, 2.0)));
-  r = b.CreateIntrinsic(llvm::Intrinsic::copysign, {t}, {r, x});
-  return b.CreateSelect(b.CreateFCmpUNO(x, x), x, r);
+  Value* y = clamp_below(b, b.CreateFMul(ax, splat(b, x, -2.0)), -30.0);
+  const Reduced red = reduce_ln2(b, y);
+  Value* q = estrin(b, red.r, {1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5});
+  Value* em = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {b.CreateFMul(red.r, red.r), q, red.r});
+  Value* n = b.CreateSub(b.CreateBitCast(red.rounded, ints), llvm::ConstantInt::get(ints, kRoundingMagicBits));
+  Value* scale = pow2_of_int(b, n, 0, t);
+  Value* m = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {scale, em, b.CreateFSub(scale, splat(b, x, 1.0))});
+  Value* magnitude = b.CreateFDiv(m, b.CreateFSub(splat(b, x, -2.0), m));
+  Value* sign = b.CreateAnd(b.CreateBitCast(x, ints), llvm::ConstantInt::get(ints, 0x80000000u));
+  return b.CreateBitCast(b.CreateOr(b.CreateBitCast(magnitude, ints), sign), t);
 }
 
 }  // namespace
