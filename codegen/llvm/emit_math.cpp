@@ -188,15 +188,19 @@ Value* pow2_of_int(llvm::IRBuilder<>& b, Value* k, int offset, llvm::Type* float
 }
 
 // exp in float: reduced by ln2, e^r by Taylor to r^7/7! (truncation 5e-9
-// relative), times 2^n in two halves (n = a + b, a = n >> 1) so that results
-// down to the smallest denormal are one exact scaling rounded once. The
-// clamps [-104, 89] make overflow give +Inf and underflow 0 by themselves.
+// relative), times 2^n in two halves (n = a + b, a = n >> 1) so that
+// results down to the smallest denormal are one exact scaling rounded once.
+// The clamps [-104, 89] make overflow give +Inf and underflow 0 by themselves.
 Value* exp_f(llvm::IRBuilder<>& b, Value* x) {
   auto* t = x->getType();
   auto* ints = llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(t));
   Value* v = clamp_above(b, clamp_below(b, x, -104.0), 89.0);
   const Reduced red = reduce_ln2(b, v);
-  Value* p = estrin(b, red.r, {1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1.0, 1.0});
+  // 1 + r (1 + r q(r)): the terms past r by Estrin, the last two steps
+  // Horner's, so that the sum with 1 rounds once (as plain Horner would).
+  Value* q = estrin(b, red.r, {1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5});
+  Value* inner = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {red.r, q, splat(b, x, 1.0)});
+  Value* p = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {red.r, inner, splat(b, x, 1.0)});
   Value* n = b.CreateSub(b.CreateBitCast(red.rounded, ints), llvm::ConstantInt::get(ints, kRoundingMagicBits));
   Value* a = b.CreateAShr(n, llvm::ConstantInt::get(ints, 1));
   return b.CreateFMul(b.CreateFMul(p, pow2_of_int(b, a, 0, t)), pow2_of_int(b, b.CreateSub(n, a), 0, t));
