@@ -20,7 +20,7 @@ namespace {
 // interpreter; `explain` says which and why.
 const std::set<Op> kSupportedOps = {
     Op::neg, Op::abs, Op::relu, Op::exp, Op::log, Op::tanh, Op::sigmoid, Op::sqrt, Op::rsqrt, Op::erf,
-    Op::reciprocal, Op::add, Op::sub, Op::mul, Op::div, Op::maximum, Op::minimum, Op::eq, Op::ne, Op::lt,
+    Op::reciprocal, Op::pow, Op::add, Op::sub, Op::mul, Op::div, Op::maximum, Op::minimum, Op::eq, Op::ne, Op::lt,
     Op::le, Op::gt, Op::ge, Op::select, Op::sum, Op::mean, Op::max, Op::min, Op::matmul,
 };
 

@@ -242,7 +242,7 @@ class Emitter {
   // elementwise bodies halve their loop overhead. Long math bodies stay
   // single: their code size would double the compile time.
   int unroll() const {
-    static const std::set<Op> kLongChains = {Op::exp, Op::log, Op::tanh, Op::sigmoid, Op::erf};
+    static const std::set<Op> kLongChains = {Op::exp, Op::log, Op::tanh, Op::sigmoid, Op::erf, Op::pow};
     for (const Step& step : k_.steps)
       if (step.kind == StepKind::compute && kLongChains.contains(step.op)) return 1;
     return kMaxUnroll;
@@ -348,7 +348,7 @@ class Emitter {
   // kept in a row buffer on the stack for the later ones.
   void plan_row_cache() {
     if (k_.passes < 2 || ranges_over_elements(k_) || k_.inner() > kMaxCachedRow) return;
-    std::map<int, std::set<int>> passes_of;
+    std::map<int, std::set<int>> passes_of;  // passes that need each step's value
     for (int pass = 0; pass < k_.passes; ++pass) {
       std::vector<int> pending;
       for (size_t s = 0; s < k_.steps.size(); ++s)
@@ -361,8 +361,9 @@ class Emitter {
         pending.pop_back();
         const Step& step = k_.steps[s];
         if (step.row_level || step.kind != StepKind::compute || !seen.insert(s).second) continue;
+        const bool needed_before = passes_of.contains(s);
         passes_of[s].insert(pass);
-        pending.insert(pending.end(), step.args.begin(), step.args.end());
+        if (!needed_before) pending.insert(pending.end(), step.args.begin(), step.args.end());  // else cached: its args are not
       }
     }
     for (const auto& [s, passes] : passes_of)
@@ -543,6 +544,7 @@ class Emitter {
         return b_.CreateFPTrunc(b_.CreateFDiv(splat_f(f64, 1.0), b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, b_.CreateFPExt(a[0], f64))), f32);
       case Op::reciprocal: return b_.CreateFDiv(splat_f(f32, 1.0), a[0]);
       case Op::exp: case Op::log: case Op::tanh: case Op::sigmoid: case Op::erf: return in_double(step.op);
+      case Op::pow: return b_.CreateFPTrunc(emit_double_pow(b_, b_.CreateFPExt(a[0], f64), b_.CreateFPExt(a[1], f64)), f32);
       case Op::add: return b_.CreateFAdd(a[0], a[1]);
       case Op::sub: return b_.CreateFSub(a[0], a[1]);
       case Op::mul: return b_.CreateFMul(a[0], a[1]);

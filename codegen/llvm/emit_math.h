@@ -1,4 +1,4 @@
-// Vector math for the LLVM emitter: exp, log, tanh, sigmoid and erf of
+// Vector math for the LLVM emitter: exp, log, tanh, sigmoid, erf and pow of
 // vectors of doubles. Float kernels widen to double, call these and round
 // once, so results are within an ulp of correctly rounded float32 (the
 // reference interpreter computes the same functions in double, too).
@@ -14,6 +14,10 @@ namespace tj::llvm_backend {
 
 // `op` (exp, log, tanh, sigmoid or erf) of a vector of doubles.
 llvm::Value* emit_double_math(llvm::IRBuilder<>& b, Op op, llvm::Value* x);
+
+// x^y of vectors of doubles, with C's special cases (pow(x, 0) = 1,
+// pow(negative, non-integer) = NaN, signed zeros and infinities).
+llvm::Value* emit_double_pow(llvm::IRBuilder<>& b, llvm::Value* x, llvm::Value* y);
 
 // `op` of a vector of floats computed in float, where an algorithm of
 // float32 accuracy (within 4 ulps, tested) exists: exp, sigmoid, tanh.

@@ -107,6 +107,9 @@ TEST(LlvmKernels, BinaryOpsWithBroadcasting) {
       {"div", [](const Tensor& a, const Tensor& b) { return a / b; }},
       {"maximum", [](const Tensor& a, const Tensor& b) { return tj::maximum(a, b); }},
       {"minimum", [](const Tensor& a, const Tensor& b) { return tj::minimum(a, b); }},
+      {"pow", [](const Tensor& a, const Tensor& b) { return tj::pow(a, b); }},
+      {"pow to odd, even and fractional constants",
+       [](const Tensor& a, const Tensor& b) { return tj::pow(a, 3.0) + tj::pow(b, -2.0) * tj::pow(a, 0.5) - tj::pow(b, -3.0); }},
       {"select(lt)", [](const Tensor& a, const Tensor& b) { return tj::where(a < b, a, b * 2.0); }},
       {"eq ne le ge gt",
        [](const Tensor& a, const Tensor& b) {
@@ -238,6 +241,26 @@ TEST(LlvmKernels, VectorMathOverAllFloats) {
     EXPECT_LE(worst, 4) << c.name << " is " << worst << " ulps off at x = " << inputs[worst_at];
     RecordProperty(std::string(c.name) + "_max_ulps", static_cast<int>(worst));
   }
+  // pow: the same bases against exponents that keep most results finite
+  // and nonzero (common ones, then uniform in [-8, 8)), and every pair of
+  // special values, where C's libm defines the result case by case.
+  std::vector<float> exponents(kCount);
+  const float common[] = {2.0f, 0.5f, -1.0f, 3.0f, -2.5f, 1.0f / 3.0f, 7.0f, 0.1f, -0.7f, 1.5f, -3.0f, 1.2f};
+  for (int64_t i = 0; i < kCount; ++i)
+    exponents[i] = i % 2 ? common[(i / 2) % std::size(common)] : static_cast<float>((i * 2654435761u) % 1600) / 100.0f - 8.0f;
+  const float specials[] = {0.0f, -0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 0.5f, -0.5f, 3.0f, -3.0f, 2.5f, -2.5f, INFINITY, -INFINITY, NAN, 1e-45f, 1e30f};
+  int64_t at = 0;
+  for (float base : specials)
+    for (float exponent : specials) inputs[at] = base, exponents[at++] = exponent;
+  auto pow = tj::jit([](const Tensor& a, const Tensor& b) { return tj::pow(a, b); }, tj::JitOptions{.backend = "llvm"});
+  const Tensor y = pow(x, Tensor::from_blob(exponents.data(), {kCount}));
+  int64_t worst = 0, worst_at = 0;
+  for (int64_t i = 0; i < kCount; ++i) {
+    const int64_t d = ulps(static_cast<float>(std::pow(static_cast<double>(inputs[i]), static_cast<double>(exponents[i]))), y.data<float>()[i]);
+    if (d > worst) worst = d, worst_at = i;
+  }
+  EXPECT_LE(worst, 4) << "pow is " << worst << " ulps off at " << inputs[worst_at] << " ^ " << exponents[worst_at];
+  RecordProperty("pow_max_ulps", static_cast<int>(worst));
 }
 
 TEST(LlvmKernels, SteadyStateCallsMakeNoPageFaults) {
