@@ -1,15 +1,24 @@
 // Fused against eager (the same code generator, one kernel per op) on the
-// workloads of design §7, next to this machine's limits measured in the same
-// run: a STREAM-like triad and a read-only sum. Each benchmark reports bytes
-// per second for the bytes a fused kernel must move (inputs once, outputs
-// once); compare fused/eager and fused/triad within one run, as the machine
-// is noisy.
-//   build/bench/bench_kernels --benchmark_filter=gelu
+// workloads of design §7, per backend and at 1 and 2 threads, next to this
+// machine's limits measured in the same run: a STREAM-like triad, a
+// read-only sum and a register-resident FMA loop. Each workload reports the
+// bytes a fused kernel must move (inputs once, outputs once) per second, or
+// FLOP/s where matmuls dominate, and in fused mode its fraction of the
+// matching limit (of_triad, of_read or of_fma_peak; present when the limit
+// benchmarks ran first in the same process, as they do unfiltered).
+// Compare fused/eager and fused/limit within one run: the machine is noisy.
+//   build/bench/bench_kernels --benchmark_filter='limit|gelu'
 #include <benchmark/benchmark.h>
 
+#include <immintrin.h>
+
+#include <algorithm>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "tensorjit/tensorjit.h"
 
@@ -21,23 +30,44 @@ constexpr int64_t kStreamElements = int64_t{1} << 24;  // 64 MiB per float array
 
 void set_threads(benchmark::State& state) { tj::set_num_threads(static_cast<int>(state.range(0))); }
 
+// The limits measured so far in this process, per thread count: the best
+// of their repetitions.
+enum class Limit { none, triad, read, fma };
+std::map<std::pair<Limit, int64_t>, double>& measured_limits() {
+  static std::map<std::pair<Limit, int64_t>, double> limits;
+  return limits;
+}
+
+// Runs `body` once per iteration, timed, and records units per second as the
+// limit for this thread count.
+template <typename Body>
+void measure_limit(benchmark::State& state, Limit limit, double units_per_iteration, Body body) {
+  set_threads(state);
+  double seconds = 0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    body();
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  double& best = measured_limits()[{limit, state.range(0)}];
+  if (seconds > 0) best = std::max(best, static_cast<double>(state.iterations()) * units_per_iteration / seconds);
+}
+
 // a = b + s * c over float arrays, split across the pool like a kernel.
 void triad(benchmark::State& state) {
-  set_threads(state);
   std::vector<float> a(kStreamElements), b(kStreamElements, 1.0f), c(kStreamElements, 2.0f);
-  for (auto _ : state) {
+  measure_limit(state, Limit::triad, kStreamElements * 12.0, [&] {
     tj::parallel_for(kStreamElements, 1 << 16, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) a[i] = b[i] + 3.0f * c[i];
     });
     benchmark::DoNotOptimize(a.data());
-  }
+  });
   state.SetBytesProcessed(state.iterations() * kStreamElements * 12);
 }
 
 void read(benchmark::State& state) {
-  set_threads(state);
   std::vector<float> b(kStreamElements, 1.0f);
-  for (auto _ : state) {
+  measure_limit(state, Limit::read, kStreamElements * 4.0, [&] {
     std::vector<double> partial(64, 0.0);
     tj::parallel_for(kStreamElements, 1 << 20, [&](int64_t begin, int64_t end) {
       float s[16] = {};  // independent partial sums, so that the loop vectorizes
@@ -47,8 +77,35 @@ void read(benchmark::State& state) {
       partial[begin >> 20] = s[0];
     });
     benchmark::DoNotOptimize(partial.data());
-  }
+  });
   state.SetBytesProcessed(state.iterations() * kStreamElements * 4);
+}
+
+// Twelve independent chains of 8-lane float FMAs in registers: enough to
+// cover the FMA latency on both FMA pipes, so this is the core's peak.
+constexpr int64_t kFmaTrips = 1 << 22;
+__attribute__((target("avx2,fma"))) float fma_chains(int64_t trips) {
+  __m256 acc[12];
+  for (int k = 0; k < 12; ++k) acc[k] = _mm256_set1_ps(static_cast<float>(k));
+  const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(0.001f);
+  for (int64_t t = 0; t < trips; ++t)
+    for (int k = 0; k < 12; ++k) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
+  __m256 total = acc[0];
+  for (int k = 1; k < 12; ++k) total = _mm256_add_ps(total, acc[k]);
+  return _mm256_cvtss_f32(total);
+}
+
+void fma_peak(benchmark::State& state) {
+  const int64_t chunks = state.range(0);
+  const double flops = static_cast<double>(kFmaTrips) * 12 * 8 * 2 * chunks;
+  measure_limit(state, Limit::fma, flops, [&] {
+    std::vector<float> sinks(chunks);
+    tj::parallel_for(chunks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c) sinks[c] = fma_chains(kFmaTrips);
+    });
+    benchmark::DoNotOptimize(sinks.data());
+  });
+  state.counters["FLOP/s"] = benchmark::Counter(flops * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 struct Workload {
@@ -56,6 +113,8 @@ struct Workload {
   std::function<Tensor(const std::vector<Tensor>&)> fn;
   std::vector<tj::Shape> inputs;
   int64_t output_elements;
+  Limit limit = Limit::triad;  // what bounds the fused kernel: memory, or the FMA units
+  double flops = 0;            // per call, for workloads bound by the FMA units
   benchmark::TimeUnit unit = benchmark::kMillisecond;
 };
 
@@ -70,30 +129,55 @@ Tensor gelu_tanh_from_primitives(const Tensor& x) {
   return 0.5 * x * (1.0 + tj::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
 }
 
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v) {
+  const Tensor scores = tj::matmul(q, k.transpose(-1, -2)) * (1.0 / 8.0);  // 1 / sqrt(64)
+  return tj::matmul(tj::softmax(scores, -1), v);
+}
+
+constexpr double kMlpFlops = 2.0 * 256 * 1024 * 4096 * 2;
+constexpr double kAttentionFlops = 2.0 * 8 * 12 * 128 * 128 * 64 * 2;
+
 const std::vector<Workload>& workloads() {
   static const std::vector<Workload> all = {
       {"gelu", [](const auto& in) { return gelu_tanh_from_primitives(in[0]); }, {{4096, 4096}}, 4096 * 4096},
-      {"bias_relu", [](const auto& in) { return tj::relu(in[0] + in[1]) * in[2]; }, {{4096, 4096}, {4096}, {}}, 4096 * 4096},
+      {"bias_relu", [](const auto& in) { return tj::relu(in[0] + in[1]) * in[2]; }, {{8192, 1024}, {1024}, {}}, 8192 * 1024},
       {"softmax", [](const auto& in) { return tj::softmax(in[0], -1); }, {{4096, 1024}}, 4096 * 1024},
       {"layernorm", [](const auto& in) { return tj::layer_norm(in[0], in[1], in[2]); }, {{8192, 768}, {768}, {768}}, 8192 * 768},
-      {"sum", [](const auto& in) { return in[0].sum(); }, {{int64_t{1} << 24}}, 1},
-      {"small_chain", [](const auto& in) { return small_chain(in[0]); }, {{1024}}, 1024, benchmark::kMicrosecond},
+      {"mlp",
+       [](const auto& in) { return tj::matmul(gelu_tanh_from_primitives(tj::matmul(in[0], in[1]) + in[2]), in[3]) + in[4]; },
+       {{256, 1024}, {1024, 4096}, {4096}, {4096, 1024}, {1024}}, 256 * 1024, Limit::fma, kMlpFlops},
+      {"attention", [](const auto& in) { return attention(in[0], in[1], in[2]); }, {{8, 12, 128, 64}, {8, 12, 128, 64}, {8, 12, 128, 64}},
+       8 * 12 * 128 * 64, Limit::fma, kAttentionFlops},
+      {"sum", [](const auto& in) { return in[0].sum(); }, {{int64_t{1} << 24}}, 1, Limit::read},
+      {"small_chain", [](const auto& in) { return small_chain(in[0]); }, {{1024}}, 1024, Limit::none, 0, benchmark::kMicrosecond},
   };
   return all;
 }
 
-void run_workload(benchmark::State& state, const Workload& w, bool fuse) {
+void run_workload(benchmark::State& state, const Workload& w, const char* backend, bool fuse) {
   set_threads(state);
   std::vector<Tensor> inputs;
-  int64_t bytes = w.output_elements * 4;
+  double bytes = static_cast<double>(w.output_elements) * 4;
   for (size_t i = 0; i < w.inputs.size(); ++i) {
-    inputs.push_back(Tensor::randn(w.inputs[i], 10 + i));
-    bytes += inputs.back().numel() * 4;
+    inputs.push_back(Tensor::randn(w.inputs[i], 10 + i) * (w.limit == Limit::fma ? 0.05 : 1.0));  // keep activations in range
+    bytes += static_cast<double>(inputs.back().numel()) * 4;
   }
-  auto f = tj::jit(std::function<Tensor(std::vector<Tensor>)>(w.fn), tj::JitOptions{.backend = "llvm", .fuse = fuse});
+  auto f = tj::jit(std::function<Tensor(std::vector<Tensor>)>(w.fn), tj::JitOptions{.backend = backend, .fuse = fuse});
   f(inputs);  // trace, compile, warm the pools
-  for (auto _ : state) benchmark::DoNotOptimize(f(inputs));
-  state.SetBytesProcessed(state.iterations() * bytes);
+  double seconds = 0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(f(inputs));
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  const double calls = static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(calls * bytes));
+  if (w.flops > 0) state.counters["FLOP/s"] = benchmark::Counter(calls * w.flops, benchmark::Counter::kIsRate);
+  auto limit = measured_limits().find({w.limit, state.range(0)});
+  if (!fuse || limit == measured_limits().end() || limit->second <= 0 || seconds <= 0) return;
+  constexpr const char* kNames[] = {"", "of_triad", "of_read", "of_fma_peak"};
+  const double achieved = (w.limit == Limit::fma ? calls * w.flops : calls * bytes) / seconds;
+  state.counters[kNames[static_cast<int>(w.limit)]] = achieved / limit->second;
 }
 
 void compile_time(benchmark::State& state) {
@@ -105,14 +189,20 @@ void compile_time(benchmark::State& state) {
   }
 }
 
+// The backends that generate code; the interpreter is the reference, far
+// too slow for these sizes, and xbyak joins when it lands.
+constexpr const char* kBackends[] = {"llvm"};
+
 void register_all() {
   benchmark::RegisterBenchmark("limit/triad", triad)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("limit/read", read)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("limit/fma", fma_peak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
   for (const Workload& w : workloads())
-    for (bool fuse : {false, true})
-      benchmark::RegisterBenchmark((std::string(w.name) + (fuse ? "/fused" : "/eager")).c_str(),
-                                   [&w, fuse](benchmark::State& s) { run_workload(s, w, fuse); })
-          ->Arg(1)->Arg(2)->UseRealTime()->Unit(w.unit);
+    for (const char* backend : kBackends)
+      for (bool fuse : {false, true})
+        benchmark::RegisterBenchmark(fmt::format("{}/{}/{}", w.name, backend, fuse ? "fused" : "eager").c_str(),
+                                     [&w, backend, fuse](benchmark::State& s) { run_workload(s, w, backend, fuse); })
+            ->Arg(1)->Arg(2)->UseRealTime()->Unit(w.unit);
   benchmark::RegisterBenchmark("compile/gelu_kernel", compile_time)->Unit(benchmark::kMillisecond);
 }
 

@@ -27,6 +27,7 @@
 #include "ir/printer.h"
 #include "ir/schedule.h"
 #include "ir/verifier.h"
+#include "runtime/parallel.h"
 #include "passes/pipeline.h"
 #include "runtime/npy.h"
 #include "runtime/random.h"
@@ -59,6 +60,7 @@ struct Options {
   std::optional<std::string> out_dir;
   int bench_runs = 0;  // --bench N
   bool explain = false;
+  std::optional<int> threads;  // --threads N; absent: TJ_NUM_THREADS or every core
   std::string backend = "auto";
   bool print = false;
   bool fuse = true;
@@ -130,7 +132,7 @@ Options parse_args(int argc, char** argv) {
     } else if (a == "--random") o.random_seed = parse_number(a, value_of(i));
     else if (a == "--out") o.out_dir = value_of(i);
     else if (a == "--backend") o.backend = value_of(i);
-    else if (a == "--threads") parse_number(a, value_of(i));  // the interpreter is single-threaded
+    else if (a == "--threads") o.threads = static_cast<int>(std::min<uint64_t>(parse_number(a, value_of(i)), 1024));
     else if (a == "--bench") o.bench_runs = static_cast<int>(std::max<uint64_t>(1, std::min<uint64_t>(parse_number(a, value_of(i)), 100000)));
     else if (a == "--explain") o.explain = true;
     else if (a.starts_with("-")) throw UsageError(fmt::format("unknown option '{}'", a));
@@ -299,6 +301,7 @@ int opt(const Options& o) {
 int main_checked(int argc, char** argv) {
   try {
     const Options o = parse_args(argc, argv);
+    if (o.threads) set_num_threads(*o.threads);
     if (o.command == "opt") return opt(o);
     return o.command == "run" ? run(o) : check(o);
   } catch (const UsageError& e) {
