@@ -2,6 +2,7 @@
 // the rest on the reference interpreter.
 #include "codegen/executor.h"
 
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -34,7 +35,17 @@ struct NativeKernel {
   std::unique_ptr<llvm_backend::CompiledKernel> code;
   LoopKernel loop;
   std::string why_not;
+  double lower_ms = 0;
 };
+
+std::string describe_native(const NativeKernel& native) {
+  if (!native.code) return "interp: " + native.why_not;
+  return fmt::format("llvm, {} with {}-lane float32 vectors, domain {} ({} pass{})", host_isa().name, host_isa().f32_lanes,
+                     shape_to_string(native.loop.domain), native.loop.passes, native.loop.passes == 1 ? "" : "es");
+}
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
 
 }  // namespace
 
@@ -84,7 +95,9 @@ struct Executable::Impl {
     kernel_index = index;
     if (!slot) {
       auto made = std::make_shared<NativeKernel>();
+      const auto start = Clock::now();
       std::optional<LoopKernel> loop = lower_kernel(kernels[index], layouts, &made->why_not);
+      made->lower_ms = ms_since(start);
       if (loop) {
         made->loop = *loop;
         made->code = llvm_backend::compile_loop_kernel(*loop);
@@ -100,7 +113,7 @@ namespace {
 
 class Runner {
  public:
-  explicit Runner(const Executable::Impl& impl) : impl_(impl) {}
+  explicit Runner(const Executable::Impl& impl, std::vector<KernelRun>* profile = nullptr) : impl_(impl), profile_(profile) {}
 
   std::vector<Array> run(const std::vector<Array>& inputs) {
     const Function& f = impl_.function;
@@ -113,7 +126,12 @@ class Runner {
       materialized_[params[i]] = inputs[i];
     }
     arena_ = Array::view(impl_.pool->acquire(impl_.arena_bytes), DType::boolean, {impl_.arena_bytes}, {1}, 0);
-    for (size_t k = 0; k < impl_.kernels.size(); ++k) run_kernel(k);
+    if (profile_) profile_->assign(impl_.kernels.size(), KernelRun{});
+    for (size_t k = 0; k < impl_.kernels.size(); ++k) {
+      const auto start = Clock::now();
+      run_kernel(k);
+      if (profile_) (*profile_)[k].run_ms = ms_since(start);
+    }
     local_.clear();
     std::vector<Array> results;
     results.reserve(f.results().size());
@@ -137,6 +155,10 @@ class Runner {
     const Kernel& kernel = impl_.kernels[index];
     local_.clear();
     if (impl_.backend == Backend::llvm && run_native(index)) return;
+    if (profile_) {
+      KernelRun& r = (*profile_)[index];
+      if (r.code.empty()) r.code = impl_.backend == Backend::interp ? "interp (the reference interpreter)" : "interp: a copy";
+    }
     for (Node* n : kernel.nodes) local_[n] = is_compute(n->op) ? compute(n) : value(n);
     for (Node* out : kernel.outputs.empty() ? kernel.nodes : kernel.outputs) {
       Array result = output_buffer(out);
@@ -163,7 +185,10 @@ class Runner {
       args.push_back(const_cast<std::byte*>(a.at(0)));
     }
     const std::shared_ptr<NativeKernel> native = impl_.native_for(index, layouts);
-    if (!native->code) return false;
+    if (!native->code) {
+      if (profile_) (*profile_)[index] = KernelRun{.code = describe_native(*native), .lower_ms = native->lower_ms};
+      return false;
+    }
     for (Node* out : kernel.outputs) {
       Array buffer = output_buffer(out);
       args.push_back(buffer.mutable_at(buffer.offset()));
@@ -180,6 +205,13 @@ class Runner {
     const int64_t count = elements ? loop.inner() : (loop.rows() + loop.row_block - 1) / loop.row_block;
     const int64_t grain = elements ? kElementsPerChunk : std::max<int64_t>(1, kElementsPerChunk / std::max<int64_t>(loop.inner(), 1));
     parallel_for(count, grain, [&](int64_t begin, int64_t end) { fn(args.data(), begin, end); });
+    if (profile_) {
+      const llvm_backend::CompilePhases& phases = native->code->phases();
+      (*profile_)[index] = KernelRun{.code = describe_native(*native), .native = true, .lower_ms = native->lower_ms,
+                                     .emit_ms = phases.emit_ms, .optimize_ms = phases.optimize_ms,
+                                     .machine_code_ms = phases.machine_code_ms, .work_items = count, .chunk = grain,
+                                     .over_elements = elements};
+    }
     return true;
   }
 
@@ -223,6 +255,7 @@ class Runner {
   }
 
   const Executable::Impl& impl_;
+  std::vector<KernelRun>* profile_;
   std::map<const Node*, Array> materialized_;
   std::map<const Node*, Array> local_;
   Array arena_;
@@ -237,15 +270,16 @@ Executable::~Executable() = default;
 
 std::vector<Array> Executable::run(const std::vector<Array>& inputs) const { return Runner(*impl_).run(inputs); }
 
+std::vector<Array> Executable::run(const std::vector<Array>& inputs, std::vector<KernelRun>& profile) const {
+  return Runner(*impl_, &profile).run(inputs);
+}
+
 std::vector<std::string> Executable::describe() const {
   std::vector<std::string> lines(impl_->kernels.size(), impl_->backend == Backend::interp ? "interp (the reference interpreter)" : "interp: not run yet");
   std::lock_guard lock(impl_->mutex);
   for (const auto& [key, entry] : impl_->native) {
     const auto& [index, native] = entry;
-    lines[index] = native->code ? fmt::format("llvm, {} with {}-lane float32 vectors, domain {} ({} pass{})", host_isa().name,
-                                              host_isa().f32_lanes, shape_to_string(native->loop.domain), native->loop.passes,
-                                              native->loop.passes == 1 ? "" : "es")
-                                : "interp: " + native->why_not;
+    lines[index] = describe_native(*native);
   }
   for (size_t k = 0; k < impl_->kernels.size(); ++k) {
     const KernelKind kind = impl_->kernels[k].kind;

@@ -17,6 +17,17 @@ namespace tj {
 
 enum class Backend { interp, llvm };
 
+// How one kernel ran in a profiled call: what explain reports of it.
+struct KernelRun {
+  std::string code;  // as describe() says it
+  bool native = false;
+  double lower_ms = 0, emit_ms = 0, optimize_ms = 0, machine_code_ms = 0;  // compile phases (0 when interpreted)
+  double run_ms = 0;
+  int64_t work_items = 0;  // rows, or elements, that the threads split
+  int64_t chunk = 0;       // items per chunk at least
+  bool over_elements = false;
+};
+
 // "auto" and "llvm" -> llvm, "interp" -> interp; throws tj::Error for a
 // backend that is unknown or not built ("xbyak").
 Backend parse_backend(const std::string& name);
@@ -29,6 +40,8 @@ class Executable {
 
   // Thread-safe; kernels are compiled on first use for the layouts of the inputs.
   std::vector<Array> run(const std::vector<Array>& inputs) const;
+  // The same, timing each kernel into `profile` (one entry per kernel).
+  std::vector<Array> run(const std::vector<Array>& inputs, std::vector<KernelRun>& profile) const;
 
   // One line per kernel compiled so far: backend and ISA, or why it was interpreted.
   std::vector<std::string> describe() const;

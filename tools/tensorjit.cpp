@@ -3,7 +3,7 @@
 //   tensorjit opt   PROG.tj [--passes=a,b,...] [--no-fuse]
 //   tensorjit run PROG.tj [--func NAME] [--input NAME=FILE.npy ...] [--random SEED]
 //                 [--out DIR] [--backend auto|llvm|xbyak|interp] [--threads N]
-//                 [--no-fuse] [--bench N] [--explain]
+//                 [--no-fuse] [--bench N] [--explain[=json]]
 // Exit codes: 0 success, 1 an error in the program or its inputs, 2 bad usage.
 #include <algorithm>
 #include <chrono>
@@ -21,6 +21,7 @@
 #include <fmt/ranges.h>
 
 #include "codegen/executor.h"
+#include "codegen/report.h"
 #include "ir/error.h"
 #include "ir/interpreter.h"
 #include "ir/parser.h"
@@ -44,7 +45,7 @@ constexpr std::string_view kUsage = R"(usage:
   tensorjit opt   PROG.tj [--passes=a,b,...] [--no-fuse]
   tensorjit run   PROG.tj [--func NAME] [--input NAME=FILE.npy ...] [--random SEED]
                   [--out DIR] [--backend auto|llvm|xbyak|interp] [--threads N]
-                  [--no-fuse] [--bench N] [--explain]
+                  [--no-fuse] [--bench N] [--explain[=json]]
 )";
 
 struct UsageError : std::runtime_error {
@@ -59,7 +60,7 @@ struct Options {
   std::optional<uint64_t> random_seed;
   std::optional<std::string> out_dir;
   int bench_runs = 0;  // --bench N
-  bool explain = false;
+  std::string explain;  // "", "text" or "json" (--explain=json prints only the report)
   std::optional<int> threads;  // --threads N; absent: TJ_NUM_THREADS or every core
   std::string backend = "auto";
   bool print = false;
@@ -134,7 +135,8 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--backend") o.backend = value_of(i);
     else if (a == "--threads") o.threads = static_cast<int>(std::min<uint64_t>(parse_number(a, value_of(i)), 1024));
     else if (a == "--bench") o.bench_runs = static_cast<int>(std::max<uint64_t>(1, std::min<uint64_t>(parse_number(a, value_of(i)), 100000)));
-    else if (a == "--explain") o.explain = true;
+    else if (a == "--explain") o.explain = "text";
+    else if (a == "--explain=json") o.explain = "json";
     else if (a.starts_with("-")) throw UsageError(fmt::format("unknown option '{}'", a));
     else if (o.program_path.empty()) o.program_path = a;
     else throw UsageError(fmt::format("unexpected argument '{}'", a));
@@ -249,20 +251,26 @@ int run(const Options& o) {
   if (o.backend == "interp") {
     results = interpret(program, f, inputs);
   } else {
+    Program reference = parse_program(print_program(program), "reference");  // the program as written, for the error check
+    reference.constant_data = program.constant_data;
+    const auto passes_start = Clock::now();
     run_pipeline(program, PipelineOptions{.fuse = o.fuse});
+    const double passes_ms = ms_since(passes_start);
     const Function& optimized = *program.find_function(f.name());
     const Executable executable(program, optimized, parse_backend(o.backend));
     results = executable.run(inputs);
-    if (o.explain) {
-      // Each kernel: what it fused and how it ran (the report of tj::explain
-      // without its timing and error parts, which the C++ API has).
-      const std::vector<Kernel> kernels = list_kernels(optimized);
-      const std::vector<std::string> code = executable.describe();
-      for (size_t k = 0; k < kernels.size(); ++k) {
-        std::vector<std::string> ops;
-        for (const Node* n : kernels[k].nodes) ops.push_back(fmt::format("%{} ({})", n->name, op_name(n->op)));
-        fmt::print("# kernel {}: {}\n#   code: {}\n", k, fmt::join(ops, ", "), code[k]);
+    if (!o.explain.empty()) {
+      std::vector<std::string> types;
+      for (const Array& a : inputs) types.push_back(type_to_string(a.type()));
+      const Report report = make_report(ReportRequest{.reference = reference, .reference_function = *reference.find_function(f.name()),
+                                                      .optimized = optimized, .executable = executable, .inputs = inputs,
+                                                      .inputs_text = fmt::format("{}", fmt::join(types, ", ")), .backend = o.backend,
+                                                      .passes_ms = passes_ms});
+      if (o.explain == "json") {
+        fmt::print("{}", report_json(report));
+        return 0;
       }
+      fmt::print("{}", report_text(report));
     }
   }
   if (o.out_dir) std::filesystem::create_directories(*o.out_dir);

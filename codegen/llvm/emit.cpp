@@ -9,6 +9,7 @@
 //     store row-level outputs
 #include "codegen/llvm/emit.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -584,21 +585,21 @@ class Emitter {
     Value* buffer;
   };
   std::map<int, CachedRow> row_cache_;
-  static constexpr int64_t kMaxCachedRow = 1 << 14;
-  static constexpr int64_t kMatmulKBlock = 256;  // rows of B per block: 256 pages at most, within the TLB  // floats per cached value: 64 KiB of stack at most
+  static constexpr int64_t kMaxCachedRow = 1 << 14;  // floats per cached value: 64 KiB of stack at most
+  static constexpr int64_t kMatmulKBlock = 256;      // rows of B per block: 256 pages at most, within the TLB
   std::map<size_t, Value*> row_values_;
   std::vector<bool> ready_;
 };
 
 class Compiled : public CompiledKernel {
  public:
-  Compiled(std::unique_ptr<LoadedModule> module, std::string ir) : module_(std::move(module)), ir_(std::move(ir)) {}
+  Compiled(std::unique_ptr<LoadedModule> module, CompilePhases phases) : module_(std::move(module)), phases_(phases) {}
   KernelFn function() const override { return reinterpret_cast<KernelFn>(module_->entry()); }
-  const std::string& ir() const override { return ir_; }
+  const CompilePhases& phases() const override { return phases_; }
 
  private:
   std::unique_ptr<LoadedModule> module_;
-  std::string ir_;
+  CompilePhases phases_;
 };
 
 }  // namespace
@@ -615,10 +616,12 @@ std::unique_ptr<CompiledKernel> compile_loop_kernel(const LoopKernel& kernel) {
   std::lock_guard lock(compile_mutex);
   auto context = std::make_unique<llvm::LLVMContext>();
   auto module = std::make_unique<llvm::Module>("tensorjit_kernel", *context);
+  CompilePhases phases;
+  const auto start = std::chrono::steady_clock::now();
   Emitter(kernel, *context, *module).emit();
-  std::string ir = ir_text(*module);
-  std::unique_ptr<LoadedModule> loaded = load_module(std::move(context), std::move(module), "kernel");
-  return std::make_unique<Compiled>(std::move(loaded), std::move(ir));
+  phases.emit_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  std::unique_ptr<LoadedModule> loaded = load_module(std::move(context), std::move(module), "kernel", phases.optimize_ms, phases.machine_code_ms);
+  return std::make_unique<Compiled>(std::move(loaded), phases);
 }
 
 }  // namespace tj::llvm_backend

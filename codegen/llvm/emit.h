@@ -14,11 +14,18 @@ namespace tj::llvm_backend {
 
 using KernelFn = void (*)(void* const* args, int64_t begin, int64_t end);
 
+// Where a kernel's compile time went, for explain.
+struct CompilePhases {
+  double emit_ms = 0;          // LLVM IR from the loop kernel
+  double optimize_ms = 0;      // the kernel pass pipeline
+  double machine_code_ms = 0;  // instruction selection to loaded code
+};
+
 class CompiledKernel {
  public:
   virtual ~CompiledKernel() = default;
   virtual KernelFn function() const = 0;
-  virtual const std::string& ir() const = 0;  // the LLVM IR before optimization, for TJ_DUMP
+  virtual const CompilePhases& phases() const = 0;
 };
 
 // Compiles `kernel`; throws tj::Error if LLVM fails.

@@ -2,6 +2,7 @@
 // tracker, look up, remove on destruction.
 #include "codegen/llvm/jit.h"
 
+#include <chrono>
 #include <mutex>
 
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
@@ -108,7 +109,9 @@ class OrcModule : public LoadedModule {
 llvm::TargetMachine& target_machine() { return *jit().machine; }
 
 std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> context, std::unique_ptr<llvm::Module> module,
-                                          const std::string& entry_name) {
+                                          const std::string& entry_name, double& optimize_ms, double& machine_code_ms) {
+  using Clock = std::chrono::steady_clock;
+  auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
   Jit& j = jit();
   module->setDataLayout(j.lljit->getDataLayout());
   module->setTargetTriple(j.lljit->getTargetTriple().str());
@@ -121,13 +124,17 @@ std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> con
   }
   const std::string symbol = module->getFunctionList().front().getName().str();
   if (dump_requested("llvm")) dump("llvm", symbol, ir_text(*module));
+  const auto optimize_start = Clock::now();
   optimize(*module);
+  optimize_ms = ms_since(optimize_start);
   if (dump_requested("opt")) dump("opt", symbol, ir_text(*module));
   if (dump_requested("asm")) dump("asm", symbol, assembly_text(*module, *j.machine));
+  const auto machine_code_start = Clock::now();
   llvm::orc::ResourceTrackerSP tracker = j.lljit->getMainJITDylib().createResourceTracker();
   if (llvm::Error e = j.lljit->addIRModule(tracker, llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
     fail("llvm: adding a module failed: {}", message_of(std::move(e)));
-  llvm::orc::ExecutorAddr address = unwrap(j.lljit->lookup(symbol), "look up the kernel");
+  llvm::orc::ExecutorAddr address = unwrap(j.lljit->lookup(symbol), "look up the kernel");  // compiles it
+  machine_code_ms = ms_since(machine_code_start);
   return std::make_unique<OrcModule>(std::move(tracker), address.toPtr<void*>());
 }
 

@@ -26,8 +26,9 @@ class LoadedModule {
 // Optimizes `module` (new pass manager, the kernel pipeline of jit.cpp)
 // and adds it to the JIT; returns the loaded code of function `entry_name`.
 // Throws tj::Error with LLVM's message if anything fails.
-std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> context,
-                                          std::unique_ptr<llvm::Module> module, const std::string& entry_name);
+// `optimize_ms` and `machine_code_ms` receive the time of each phase.
+std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> context, std::unique_ptr<llvm::Module> module,
+                                          const std::string& entry_name, double& optimize_ms, double& machine_code_ms);
 
 // The target machine kernels are compiled for (the host, or AVX2 with TJ_ISA=avx2).
 llvm::TargetMachine& target_machine();

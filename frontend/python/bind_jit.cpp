@@ -125,11 +125,14 @@ class JitFunction {
     return unflatten_results(layout, at, results, next, flat.kind);
   }
 
-  std::string explain(const py::args& args, const py::kwargs& kwargs) {
+  std::string explain(const py::args& args, const py::kwargs& kwargs) { return report(args, kwargs, false); }
+  std::string explain_json(const py::args& args, const py::kwargs& kwargs) { return report(args, kwargs, true); }
+
+  std::string report(const py::args& args, const py::kwargs& kwargs, bool json) {
     Flattened flat;
     detail::JitCore& core = core_for(args, kwargs, flat);
     py::gil_scoped_release release;
-    return core.explain(flat.inputs);
+    return core.explain(flat.inputs, json);
   }
 
   py::dict stats() const {
@@ -234,6 +237,7 @@ void bind_jit(py::module_& m) {
            py::arg("fuse") = true, py::arg("cache_capacity") = 64)
       .def("__call__", &JitFunction::call)
       .def("explain", &JitFunction::explain, "The per-kernel report (design §7) for a call with these arguments.")
+      .def("explain_json", &JitFunction::explain_json, "The same report as a JSON document.")
       .def("stats", &JitFunction::stats, "Cache counters: hits, misses, compiles, evictions, compile_ms, cached.")
       .def("__get__", [](py::object self, py::object instance, py::object) -> py::object {
         // Decorated methods: bind `self` as a static argument, like a function.

@@ -313,12 +313,22 @@ TEST(Jit, ExplainReportsEveryKernel) {
     return tj::matmul(tj::softmax(tj::matmul(q, k.transpose(-2, -1)) * 0.25, -1), k);
   });
   const std::string report = tj::explain(f, q, k);
-  EXPECT_NE(report.find("tensorjit explain: 3 kernels"), std::string::npos) << report;
+  EXPECT_NE(report.find("tensorjit explain: @traced, 3 kernels"), std::string::npos) << report;
   EXPECT_NE(report.find("kernel 1 (reduce): fuses"), std::string::npos) << report;
   EXPECT_NE(report.find("not fused with kernel 0: matmul"), std::string::npos) << report;
-  // The interpreter computes exp in double; the generated code in float, within a few ulps.
-  const size_t at = report.find("max relative error against the interpreter: ");
+  EXPECT_NE(report.find("machine limits at "), std::string::npos) << report;
+  EXPECT_NE(report.find("  threads: "), std::string::npos) << report;
+  EXPECT_NE(report.find("% of fma"), std::string::npos) << report;    // the matmuls, against the FMA peak
+  EXPECT_NE(report.find("% of triad"), std::string::npos) << report;  // softmax, against memory
+  for (const char* phase : {"lower ", "emit IR ", "optimize ", "machine code "}) EXPECT_NE(report.find(phase), std::string::npos) << phase;
+  // Sums of products that cancel keep their terms' rounding: the error is
+  // bounded relative to the result's scale (8 float32 epsilons), not per element.
+  const size_t at = report.find(" float32 ulps, ");
   ASSERT_NE(at, std::string::npos) << report;
-  EXPECT_LT(std::stod(report.substr(at + 45)), 1e-5) << report;
-  EXPECT_NE(report.find("compile:"), std::string::npos) << report;
+  EXPECT_LT(std::stod(report.substr(at + 15)), 8 * 1.2e-7) << report;
+
+  const std::string json = tj::explain_json(f, q, k);
+  EXPECT_EQ(json.front(), '{') << json;
+  for (const char* key : {"\"kernels\": [", "\"compile_ms\": {\"lower\"", "\"run_ms\"", "\"limit\": \"fma\"", "\"max_error\""})
+    EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
 }

@@ -190,8 +190,15 @@ TEST_F(Cli, InterpreterAndLlvmBackendsRun) {
 TEST_F(Cli, ExplainSaysHowEachKernelRan) {
   const Outcome r = run({"run", (std::filesystem::path(TJ_SOURCE_DIR) / "examples/ir/softmax.tj").string(), "--random", "1", "--explain"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("# kernel 0: %m (max), %d (sub), %e (exp), %s (sum), %y (div)"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("#   code: llvm, "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("kernel 0 (reduce): fuses %m (max), %d (sub), %e (exp), %s (sum), %y (div)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  code: llvm, "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("% of triad"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("max error against the interpreter: "), std::string::npos) << r.out;
+  const Outcome json = run({"run", (std::filesystem::path(TJ_SOURCE_DIR) / "examples/ir/softmax.tj").string(), "--random", "1", "--explain=json"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(json.out.front(), '{') << json.out;
+  EXPECT_NE(json.out.find("\"function\": \"softmax\""), std::string::npos) << json.out;
+  EXPECT_EQ(json.out.find("out0:"), std::string::npos) << "--explain=json prints only the report";
 }
 
 TEST_F(Cli, DumpWritesIrAndAssemblyOfEachKernel) {

@@ -48,7 +48,7 @@ class JitCore {
   JitCore(Body body, JitOptions options);
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, std::string* result_layout = nullptr) const;
   JitStats stats() const;
-  std::string explain(const std::vector<Tensor>& inputs) const;
+  std::string explain(const std::vector<Tensor>& inputs, bool json = false) const;
 
  private:
   std::shared_ptr<JitState> state_;
@@ -105,6 +105,7 @@ class Jitted<R(Args...)> {
   }
   JitStats stats() const { return core_.stats(); }
   std::string explain(const std::decay_t<Args>&... args) const { return core_.explain({Tensor(args)...}); }
+  std::string explain_json(const std::decay_t<Args>&... args) const { return core_.explain({Tensor(args)...}, true); }
 
  private:
   detail::JitCore core_;
@@ -122,6 +123,7 @@ class Jitted<R(List)> {
   Result operator()(const std::vector<Tensor>& args) const { return detail::Results<Result>::rebuild(core_.call(args)); }
   JitStats stats() const { return core_.stats(); }
   std::string explain(const std::vector<Tensor>& args) const { return core_.explain(args); }
+  std::string explain_json(const std::vector<Tensor>& args) const { return core_.explain(args, true); }
 
  private:
   detail::JitCore core_;
@@ -144,10 +146,16 @@ auto jit(Fn fn, JitOptions options = {}) {
   return Jitted<typename detail::SignatureOf<F>::type>(F(std::move(fn)), std::move(options));
 }
 
-// The report of design §7 for `f` on these inputs, as a string.
+// The report of design §7 for `f` on these inputs, as text.
 template <typename Signature, typename... Args>
 std::string explain(const Jitted<Signature>& f, const Args&... args) {
   return f.explain(args...);
+}
+
+// The same report as a JSON document.
+template <typename Signature, typename... Args>
+std::string explain_json(const Jitted<Signature>& f, const Args&... args) {
+  return f.explain_json(args...);
 }
 
 }  // namespace tj

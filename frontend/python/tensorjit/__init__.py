@@ -18,6 +18,7 @@ not arrays (numbers, strings, None) are static: each distinct value traces
 its own version, as jax.jit's static arguments do.
 """
 import functools
+import json
 
 from ._tensorjit import *  # noqa: F401,F403  (the ops and Tensor)
 from ._tensorjit import Error, JitFunction, Tensor, TracingError  # noqa: F401
@@ -41,8 +42,13 @@ def jit(fn=None, *, backend="auto", fuse=True, cache_capacity=64):
     return wrap if fn is None else wrap(fn)
 
 
-def explain(f, *args, **kwargs):
-    """The per-kernel report of `f` (a jitted function) for a call with these arguments."""
+def explain(f, *args, format="text", **kwargs):
+    """The per-kernel report of `f` (a jitted function) for a call with these
+    arguments: a string, or with format="json" the same report as a dict."""
     if not isinstance(f, JitFunction):
         raise TypeError(f"explain: expected a function made by tensorjit.jit, got {type(f).__name__}")
+    if format == "json":
+        return json.loads(f.explain_json(*args, **kwargs))
+    if format != "text":
+        raise ValueError(f"explain: format must be 'text' or 'json', got {format!r}")
     return f.explain(*args, **kwargs)

@@ -167,8 +167,15 @@ def test_calls_from_many_threads_compile_once():
 def test_explain_reports_kernels_and_backends():
     f = tj.jit(lambda x, w: tj.softmax(x @ w))
     report = tj.explain(f, rand((8, 16), 1), rand((16, 32), 2))
-    assert report.startswith("tensorjit explain: 2 kernels")
+    assert report.startswith("tensorjit explain: @traced, 2 kernels")
     assert "kernel 0 (matmul)" in report and "kernel 1 (reduce)" in report
     assert "llvm" in report
+    data = tj.explain(f, rand((8, 16), 1), rand((16, 32), 2), format="json")
+    assert [k["kind"] for k in data["kernels"]] == ["matmul", "reduce"]
+    assert data["kernels"][1]["limit"] == "triad" and data["kernels"][1]["run_ms"] > 0
+    assert set(data["kernels"][0]["compile_ms"]) == {"lower", "emit", "optimize", "machine_code"}
+    assert data["max_error"]["scaled"] < 1e-5
+    with pytest.raises(ValueError, match="format"):
+        tj.explain(f, rand((8, 16), 1), rand((16, 32), 2), format="xml")
     with pytest.raises(TypeError, match="made by tensorjit.jit"):
         tj.explain(lambda x: x, 1)

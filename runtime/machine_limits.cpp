@@ -1,0 +1,88 @@
+// Measures the limits of machine_limits.h: each the best of three runs.
+#include "runtime/machine_limits.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "runtime/parallel.h"
+
+namespace tj {
+
+namespace {
+
+constexpr int64_t kStreamFloats = int64_t{1} << 23;  // 32 MiB per array, three arrays: beyond the caches
+constexpr int64_t kFmaTrips = int64_t{1} << 18;
+
+template <typename Body>
+double best_rate(double units, Body body) {
+  double best = 0;
+  for (int run = 0; run < 3; ++run) {
+    const auto start = std::chrono::steady_clock::now();
+    body();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (seconds > 0) best = std::max(best, units / seconds);
+  }
+  return best;
+}
+
+// Twelve independent chains cover the FMA latency on both FMA pipes.
+__attribute__((target("avx2,fma"))) float fma_chains(int64_t trips) {
+  __m256 acc[12];
+  for (int k = 0; k < 12; ++k) acc[k] = _mm256_set1_ps(static_cast<float>(k));
+  const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(0.001f);
+  for (int64_t t = 0; t < trips; ++t) {
+#pragma GCC unroll 12  // the accumulators must stay in registers
+    for (int k = 0; k < 12; ++k) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
+  }
+  __m256 total = acc[0];
+  for (int k = 1; k < 12; ++k) total = _mm256_add_ps(total, acc[k]);
+  return _mm256_cvtss_f32(total);
+}
+
+MachineLimits measure(int threads) {
+  MachineLimits limits{.threads = threads};
+  std::vector<float> a(kStreamFloats), b(kStreamFloats, 1.0f), c(kStreamFloats, 2.0f);
+  limits.triad_bytes_per_s = best_rate(kStreamFloats * 12.0, [&] {
+    parallel_for(kStreamFloats, 1 << 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) a[i] = b[i] + 3.0f * c[i];
+    });
+  });
+  std::vector<float> sums(threads * 64);
+  limits.read_bytes_per_s = best_rate(kStreamFloats * 8.0, [&] {
+    parallel_for(kStreamFloats, 1 << 20, [&](int64_t begin, int64_t end) {
+      float s[16] = {};  // independent partial sums, so that the loop vectorizes
+      for (int64_t i = begin; i + 16 <= end; i += 16)
+        for (int k = 0; k < 16; ++k) s[k] += b[i + k] + c[i + k];
+      for (int k = 1; k < 16; ++k) s[0] += s[k];
+      sums[(begin >> 20) % sums.size()] = s[0];
+    });
+  });
+  std::vector<float> sinks(threads);
+  limits.fma_flops_per_s = best_rate(static_cast<double>(kFmaTrips) * 12 * 8 * 2 * threads, [&] {
+    parallel_for(threads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) sinks[t] = fma_chains(kFmaTrips);
+    });
+  });
+  volatile float keep = a[7] + sums[0] + sinks[0];  // the loops' results are used
+  (void)keep;
+  return limits;
+}
+
+}  // namespace
+
+const MachineLimits& machine_limits() {
+  static std::mutex mutex;
+  static std::map<int, MachineLimits> by_threads;
+  std::lock_guard lock(mutex);
+  const int threads = num_threads();
+  auto it = by_threads.find(threads);
+  if (it == by_threads.end()) it = by_threads.emplace(threads, measure(threads)).first;
+  return it->second;
+}
+
+}  // namespace tj
