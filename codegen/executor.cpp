@@ -274,6 +274,17 @@ std::vector<Array> Executable::run(const std::vector<Array>& inputs, std::vector
   return Runner(*impl_, &profile).run(inputs);
 }
 
+double Executable::compile_ms() const {
+  std::lock_guard lock(impl_->mutex);
+  double total = 0;
+  for (const auto& [key, entry] : impl_->native) {
+    const NativeKernel& native = *entry.second;
+    total += native.lower_ms;
+    if (native.code) total += native.code->phases().emit_ms + native.code->phases().optimize_ms + native.code->phases().machine_code_ms;
+  }
+  return total;
+}
+
 std::vector<std::string> Executable::describe() const {
   std::vector<std::string> lines(impl_->kernels.size(), impl_->backend == Backend::interp ? "interp (the reference interpreter)" : "interp: not run yet");
   std::lock_guard lock(impl_->mutex);

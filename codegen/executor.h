@@ -46,6 +46,9 @@ class Executable {
   // One line per kernel compiled so far: backend and ISA, or why it was interpreted.
   std::vector<std::string> describe() const;
 
+  // Milliseconds spent so far lowering and compiling kernels.
+  double compile_ms() const;
+
   struct Impl;  // also read by the runner of one call
 
  private:

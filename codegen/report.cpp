@@ -149,7 +149,17 @@ Report make_report(const ReportRequest& q) {
   return report;
 }
 
-std::string kernel_summary(const Report& report, size_t k) {
+static std::string limits_text(const MachineLimits& m) {
+  return fmt::format("machine limits at {} thread{}, measured now: triad {:.2f} GB/s, read {:.2f} GB/s, FMA peak {:.1f} GFLOP/s\n",
+                     m.threads, m.threads == 1 ? "" : "s", m.triad_bytes_per_s / 1e9, m.read_bytes_per_s / 1e9, m.fma_flops_per_s / 1e9);
+}
+
+static std::string error_text(const Report& report) {
+  return fmt::format("max error against the interpreter: {:.3g} of the largest result value (worst element: {:.0f} float32 ulps)\n",
+                     report.max_scaled_error, report.max_ulps);
+}
+
+static std::string kernel_summary(const Report& report, size_t k) {
   const KernelReport& r = report.kernels[k];
   const std::string code = r.run.native ? fmt::format("llvm {} x{}", host_isa().name, host_isa().f32_lanes) : "interp";
   return fmt::format("kernel {} ({}, {} op{}): {}, {:.3f} ms, {} = {:.0f}% of {}", k, r.kind, r.ops.size(), r.ops.size() == 1 ? "" : "s",
@@ -157,12 +167,10 @@ std::string kernel_summary(const Report& report, size_t k) {
 }
 
 std::string report_text(const Report& report) {
-  const MachineLimits& m = report.limits;
   std::string text = fmt::format("tensorjit explain: @{}, {} kernel{} for inputs ({})\n", report.function, report.kernels.size(),
                                  report.kernels.size() == 1 ? "" : "s", report.inputs);
   text += fmt::format("backend: {}, {} thread{}\n", report.backend, report.threads, report.threads == 1 ? "" : "s");
-  text += fmt::format("machine limits at {} thread{}, measured now: triad {:.2f} GB/s, read {:.2f} GB/s, FMA peak {:.1f} GFLOP/s\n",
-                      m.threads, m.threads == 1 ? "" : "s", m.triad_bytes_per_s / 1e9, m.read_bytes_per_s / 1e9, m.fma_flops_per_s / 1e9);
+  text += limits_text(report.limits);
   text += fmt::format("compile: {}passes {:.3f} ms; each kernel's below (first compile in a process includes LLVM's warm-up)\n",
                       report.trace_ms > 0 ? fmt::format("trace {:.3f} ms, ", report.trace_ms) : "", report.passes_ms);
   for (size_t k = 0; k < report.kernels.size(); ++k) {
@@ -182,9 +190,13 @@ std::string report_text(const Report& report) {
   text += fmt::format("memory: arena {} bytes for {} intermediates ({} unshared)\n", report.memory.arena_bytes, report.memory.buffers,
                       report.memory.unshared_bytes);
   text += fmt::format("run: {:.3f} ms for the call\n", report.run_ms);
-  text += fmt::format("max error against the interpreter: {:.0f} float32 ulps, {:.3g} of the largest result value\n", report.max_ulps,
-                      report.max_scaled_error);
-  return text;
+  return text + error_text(report);
+}
+
+std::string report_summary(const Report& report) {
+  std::string text = limits_text(report.limits);
+  for (size_t k = 0; k < report.kernels.size(); ++k) text += kernel_summary(report, k) + "\n";
+  return text + error_text(report);
 }
 
 std::string report_json(const Report& report) {

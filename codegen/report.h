@@ -54,7 +54,9 @@ Report make_report(const ReportRequest& request);
 
 std::string report_text(const Report& report);
 std::string report_json(const Report& report);
-// One line per kernel: "kernel 1 (reduce, 6 ops): llvm avx2 x8, 3.1 ms, 10.2 GB/s = 81% of triad".
-std::string kernel_summary(const Report& report, size_t k);
+// The short form: the machine's limits, then one line per kernel
+// ("kernel 1 (reduce, 6 ops): llvm avx2 x8, 3.100 ms, 10.20 GB/s = 81% of triad"),
+// then the error against the interpreter.
+std::string report_summary(const Report& report);
 
 }  // namespace tj
