@@ -30,10 +30,12 @@ test: build
 
 bench: build
 	mkdir -p $(RESULTS)
-	$(BUILD_DIR)/bench/bench_kernels --benchmark_min_time=0.3 \
+	$(BUILD_DIR)/bench/bench_kernels --benchmark_min_time=0.2 --benchmark_repetitions=3 \
+	  --benchmark_report_aggregates_only=true \
 	  --benchmark_out=$(RESULTS)/bench_kernels.json --benchmark_out_format=json | tee $(RESULTS)/bench_kernels.txt
+	$(PYTHON) bench/kernels_table.py $(RESULTS)/bench_kernels.json > $(RESULTS)/bench_kernels.md
 	PYTHONPATH=$(BUILD_DIR)/python $(PYTHON) bench/compare.py --out $(RESULTS)
-	$(PYTHON) bench/update_readme.py $(RESULTS)/compare.md README.md
+	$(PYTHON) bench/update_readme.py README.md $(RESULTS)/compare.md $(RESULTS)/bench_kernels.md
 
 clean:
 	rm -rf $(BUILD_DIR)

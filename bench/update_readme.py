@@ -1,6 +1,7 @@
-"""Puts bench/results/compare.md into README.md between the bench markers.
+"""Puts the markdown tables of bench/results/ (compare.md, then
+bench_kernels.md) into README.md between the bench markers.
 
-    python3 bench/update_readme.py bench/results/compare.md README.md
+    python3 bench/update_readme.py README.md bench/results/compare.md bench/results/bench_kernels.md
 
 Run by `make bench`, so that the README's table is always the last measured one.
 """
@@ -9,9 +10,12 @@ import sys
 BEGIN, END = "<!-- bench:begin (written by make bench) -->", "<!-- bench:end -->"
 
 
-def main(table_path, readme_path):
-    with open(table_path) as f:
-        table = f.read().strip()
+def main(readme_path, *table_paths):
+    tables = []
+    for path in table_paths:
+        with open(path) as f:
+            tables.append(f.read().strip())
+    table = "\n\n".join(tables)
     with open(readme_path) as f:
         readme = f.read()
     if BEGIN not in readme or END not in readme:
@@ -23,4 +27,4 @@ def main(table_path, readme_path):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(sys.argv[1], *sys.argv[2:])

@@ -1,0 +1,64 @@
+"""Turns bench/results/bench_kernels.json (Google Benchmark's JSON output of
+bench_kernels) into a markdown table: per workload and thread count, eager
+and fused time, the speedup, and the fused kernel's fraction of the limit
+measured in the same run (triad or read bandwidth, or the FMA peak).
+
+    python3 bench/kernels_table.py bench/results/bench_kernels.json > bench/results/bench_kernels.md
+"""
+import json
+import sys
+
+UNITS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def median_runs(data):
+    """{name: (real time in ms, counters)}: the median aggregate when there are repetitions, else the run."""
+    runs = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        name = b.get("run_name", b["name"])
+        if b.get("run_type") == "iteration" and name in runs:
+            continue
+        runs[name] = (b["real_time"] * UNITS[b["time_unit"]], b)
+    return runs
+
+
+def main(path):
+    with open(path) as f:
+        data = json.load(f)
+    runs = median_runs(data)
+    context = data["context"]
+    limits = {}
+    for name, (ms, b) in runs.items():
+        if name.startswith("limit/"):
+            kind, threads = name.split("/")[1:3]
+            rate = b.get("FLOP/s") or b.get("bytes_per_second", 0)
+            limits[(kind, threads)] = rate
+    print(f"bench_kernels, {context.get('date', '')}, {context.get('host_name', '')}: "
+          f"{context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz. "
+          "Eager = one kernel per op, fused = the pass pipeline's kernels, both LLVM code; "
+          "limit = the fused kernel's rate over the machine's limit measured in the same run.\n")
+    print("| workload | threads | eager | fused | speedup | fused vs limit |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, (ms, b) in runs.items():
+        parts = name.split("/")
+        if len(parts) < 4 or parts[2] != "fused":
+            continue
+        workload, backend, _, threads = parts[:4]
+        eager = runs.get(f"{workload}/{backend}/eager/{threads}")
+        unit = "µs" if b["time_unit"] == "us" else "ms"
+        scale = 1e3 if unit == "µs" else 1.0
+        fraction = next((f"{b[k]:.0%} of {k[3:]}" for k in ("of_triad", "of_read", "of_fma_peak") if k in b), "")
+        eager_text = f"{eager[0] * scale:.2f} {unit}" if eager else ""
+        speedup = f"{eager[0] / ms:.2f}×" if eager else ""
+        print(f"| {workload} ({backend}) | {threads} | {eager_text} | {ms * scale:.2f} {unit} | {speedup} | {fraction} |")
+    for name, (ms, b) in runs.items():
+        if name.startswith("compile/"):
+            print(f"\nCompile time, {name.split('/')[1]}: {ms:.1f} ms (trace, passes and LLVM for one kernel).")
+    text = ", ".join(f"{k} {v / 1e9:.1f} {'GFLOP/s' if k == 'fma' else 'GB/s'} at {t}T" for (k, t), v in sorted(limits.items()))
+    print(f"\nLimits measured: {text}.")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
