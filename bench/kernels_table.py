@@ -17,7 +17,7 @@ def median_runs(data):
     for b in data["benchmarks"]:
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
-        name = b.get("run_name", b["name"])
+        name = b.get("run_name", b["name"]).removesuffix("/real_time")
         if b.get("run_type") == "iteration" and name in runs:
             continue
         runs[name] = (b["real_time"] * UNITS[b["time_unit"]], b)

@@ -21,6 +21,7 @@
 #include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
+#include <llvm/Target/TargetMachine.h>
 #include <llvm/Support/raw_ostream.h>
 
 #include "codegen/llvm/dump.h"
@@ -37,8 +38,8 @@ using llvm::Value;
 
 class Emitter {
  public:
-  Emitter(const LoopKernel& kernel, llvm::LLVMContext& context, llvm::Module& module)
-      : k_(kernel), ctx_(context), module_(module), b_(context), lanes_(host_isa().f32_lanes) {}
+  Emitter(const LoopKernel& kernel, llvm::LLVMContext& context, llvm::Module& module, int lanes)
+      : k_(kernel), ctx_(context), module_(module), b_(context), lanes_(lanes) {}
 
   void emit() {
     auto* i64 = b_.getInt64Ty();
@@ -618,10 +619,21 @@ std::unique_ptr<CompiledKernel> compile_loop_kernel(const LoopKernel& kernel) {
   auto module = std::make_unique<llvm::Module>("tensorjit_kernel", *context);
   CompilePhases phases;
   const auto start = std::chrono::steady_clock::now();
-  Emitter(kernel, *context, *module).emit();
+  Emitter(kernel, *context, *module, host_isa().f32_lanes).emit();
   phases.emit_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   std::unique_ptr<LoadedModule> loaded = load_module(std::move(context), std::move(module), "kernel", phases.optimize_ms, phases.machine_code_ms);
   return std::make_unique<Compiled>(std::move(loaded), phases);
+}
+
+std::string assemble_loop_kernel(const LoopKernel& kernel, const Isa& isa) {
+  llvm::LLVMContext context;
+  llvm::Module module("tensorjit_kernel", context);
+  llvm::TargetMachine& machine = target_machine_for(isa.name);
+  module.setDataLayout(machine.createDataLayout());
+  module.setTargetTriple(machine.getTargetTriple().str());
+  Emitter(kernel, context, module, isa.f32_lanes).emit();
+  optimize(module, machine);
+  return assembly_text(module, machine);
 }
 
 }  // namespace tj::llvm_backend

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "codegen/loop_kernel.h"
+#include "codegen/target.h"
 
 namespace tj::llvm_backend {
 
@@ -30,6 +31,10 @@ class CompiledKernel {
 
 // Compiles `kernel`; throws tj::Error if LLVM fails.
 std::unique_ptr<CompiledKernel> compile_loop_kernel(const LoopKernel& kernel);
+
+// The assembly of `kernel` compiled for `isa` (which the host need not
+// have): how tests check the AVX-512 code on an AVX2 machine.
+std::string assemble_loop_kernel(const LoopKernel& kernel, const Isa& isa);
 
 // Whether [begin, end) counts elements (a one-dim elementwise kernel) or rows.
 bool ranges_over_elements(const LoopKernel& kernel);

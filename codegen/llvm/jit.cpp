@@ -3,6 +3,7 @@
 #include "codegen/llvm/jit.h"
 
 #include <chrono>
+#include <map>
 #include <mutex>
 
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
@@ -18,6 +19,7 @@
 #include <llvm/Transforms/Scalar/LICM.h>
 #include <llvm/Transforms/Scalar/SROA.h>
 #include <llvm/Transforms/Scalar/SimplifyCFG.h>
+#include <llvm/MC/TargetRegistry.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Target/TargetMachine.h>
 
@@ -68,12 +70,14 @@ Jit& jit() {
 // compile time. This is what the kernels need: allocas to registers, CSE
 // and instruction combining, clean control flow, invariants hoisted out of
 // the loops.
-void optimize(llvm::Module& module) {
+}  // namespace
+
+void optimize(llvm::Module& module, llvm::TargetMachine& machine) {
   llvm::LoopAnalysisManager loops;
   llvm::FunctionAnalysisManager functions;
   llvm::CGSCCAnalysisManager cgscc;
   llvm::ModuleAnalysisManager modules;
-  llvm::PassBuilder builder(jit().machine.get());
+  llvm::PassBuilder builder(&machine);
   builder.registerModuleAnalyses(modules);
   builder.registerCGSCCAnalyses(cgscc);
   builder.registerFunctionAnalyses(functions);
@@ -93,6 +97,8 @@ void optimize(llvm::Module& module) {
   pipeline.run(module, modules);
 }
 
+namespace {
+
 class OrcModule : public LoadedModule {
  public:
   OrcModule(llvm::orc::ResourceTrackerSP tracker, void* entry) : tracker_(std::move(tracker)), entry_(entry) {}
@@ -107,6 +113,25 @@ class OrcModule : public LoadedModule {
 }  // namespace
 
 llvm::TargetMachine& target_machine() { return *jit().machine; }
+
+llvm::TargetMachine& target_machine_for(std::string_view isa) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<llvm::TargetMachine>> machines;
+  jit();  // targets initialized
+  std::lock_guard lock(mutex);
+  std::unique_ptr<llvm::TargetMachine>& machine = machines[std::string(isa)];
+  if (!machine) {
+    const std::string triple = "x86_64-pc-linux-gnu";
+    std::string error;
+    const llvm::Target* target = llvm::TargetRegistry::lookupTarget(triple, error);
+    if (!target) fail("llvm: no x86-64 target: {}", error);
+    const char* cpu = isa == "avx512" ? "x86-64-v4" : "x86-64-v3";  // AVX-512 F/BW/DQ/VL, or AVX2 + FMA
+    machine.reset(target->createTargetMachine(triple, cpu, "", llvm::TargetOptions(), llvm::Reloc::Static, llvm::CodeModel::Small,
+                                              llvm::CodeGenOpt::Aggressive));
+    if (!machine) fail("llvm: cannot make a target machine for {}", isa);
+  }
+  return *machine;
+}
 
 std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> context, std::unique_ptr<llvm::Module> module,
                                           const std::string& entry_name, double& optimize_ms, double& machine_code_ms) {
@@ -125,7 +150,7 @@ std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> con
   const std::string symbol = module->getFunctionList().front().getName().str();
   if (dump_requested("llvm")) dump("llvm", symbol, ir_text(*module));
   const auto optimize_start = Clock::now();
-  optimize(*module);
+  optimize(*module, *j.machine);
   optimize_ms = ms_since(optimize_start);
   if (dump_requested("opt")) dump("opt", symbol, ir_text(*module));
   if (dump_requested("asm")) dump("asm", symbol, assembly_text(*module, *j.machine));

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace llvm {
 class LLVMContext;
@@ -32,5 +33,12 @@ std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> con
 
 // The target machine kernels are compiled for (the host, or AVX2 with TJ_ISA=avx2).
 llvm::TargetMachine& target_machine();
+
+// A target machine for x86-64 with `isa` ("avx2" or "avx512") whatever the
+// host has: for assembly only, to check the other ISA's code on this machine.
+llvm::TargetMachine& target_machine_for(std::string_view isa);
+
+// The kernel pass pipeline (new pass manager) for `machine`.
+void optimize(llvm::Module& module, llvm::TargetMachine& machine);
 
 }  // namespace tj::llvm_backend

@@ -18,6 +18,12 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <random>
+#include <cstdlib>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tensorjit/tensorjit.h"
 #include "tests/support/arrays.h"
@@ -75,11 +81,23 @@ void expect_llvm_matches(const Fn& fn, const std::vector<Tensor>& inputs, const 
   }
 }
 
+// ctest runs this suite again with TJ_ISA=avx2 and TJ_ISA=avx512 (see
+// tests/CMakeLists.txt); the AVX-512 run skips on a CPU without it.
+class LlvmKernels : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* isa = std::getenv("TJ_ISA");
+    __builtin_cpu_init();
+    if (isa && std::string_view(isa) == "avx512" && !__builtin_cpu_supports("avx512f"))
+      GTEST_SKIP() << "TJ_ISA=avx512, but this CPU has no AVX-512 (its code is checked as assembly by LlvmIsa)";
+  }
+};
+
 const std::vector<tj::Shape> kShapes = {{0}, {1}, {7}, {8}, {9}, {15}, {17}, {31}, {3, 5}, {4, 33}, {2, 0, 3}, {2, 3, 19}, {1000}};
 
 }  // namespace
 
-TEST(LlvmKernels, UnaryOps) {
+TEST_F(LlvmKernels, UnaryOps) {
   const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> ops = {
       {"neg", [](const Tensor& x) { return -x; }},
       {"abs", [](const Tensor& x) { return tj::abs(x); }},
@@ -99,7 +117,7 @@ TEST(LlvmKernels, UnaryOps) {
                           name + " on " + tj::shape_to_string(shape));
 }
 
-TEST(LlvmKernels, BinaryOpsWithBroadcasting) {
+TEST_F(LlvmKernels, BinaryOpsWithBroadcasting) {
   const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&, const Tensor&)>>> ops = {
       {"add", [](const Tensor& a, const Tensor& b) { return a + b; }},
       {"sub", [](const Tensor& a, const Tensor& b) { return a - b; }},
@@ -124,7 +142,7 @@ TEST(LlvmKernels, BinaryOpsWithBroadcasting) {
                           name + " on " + tj::shape_to_string(sa) + " and " + tj::shape_to_string(sb));
 }
 
-TEST(LlvmKernels, NonContiguousInputs) {
+TEST_F(LlvmKernels, NonContiguousInputs) {
   const Tensor base = special_values({17, 10}, 4);
   const Tensor transposed = base.T();                           // strides [1, 10]
   const Tensor every_other = base.slice({0, 1}, {17, 10}, {2, 3});  // [9, 3]
@@ -135,7 +153,7 @@ TEST(LlvmKernels, NonContiguousInputs) {
                       "transpose of a parameter read as a strided load");
 }
 
-TEST(LlvmKernels, RowKernels) {
+TEST_F(LlvmKernels, RowKernels) {
   for (const tj::Shape& shape : std::vector<tj::Shape>{{1, 1}, {3, 7}, {5, 8}, {4, 17}, {2, 3, 33}, {64, 100}, {0, 5}}) {
     const std::string at = " on " + tj::shape_to_string(shape);
     const Tensor x = special_values(shape, 6), clean = Tensor::randn(shape, 7);
@@ -160,7 +178,7 @@ TEST(LlvmKernels, RowKernels) {
                       {Tensor::randn({6, 300}, 11)}, "exp and its row sums, written once");
 }
 
-TEST(LlvmKernels, MatmulWithEpilogues) {
+TEST_F(LlvmKernels, MatmulWithEpilogues) {
   struct Case {
     tj::Shape a, b;
     bool transpose_b;
@@ -184,7 +202,7 @@ TEST(LlvmKernels, MatmulWithEpilogues) {
                       {special_values({9, 4}, 4), Tensor::randn({9, 11}, 5)}, "matmul of a transposed operand with specials", true);
 }
 
-TEST(LlvmKernels, ReviewRegressions) {
+TEST_F(LlvmKernels, ReviewRegressions) {
   // A residual added in a matmul's epilogue, 5 rows (a block of 4 repeats its last row).
   expect_llvm_matches([](const auto& in) {
     const Tensor r = tj::matmul(in[0], in[1]);
@@ -201,7 +219,7 @@ TEST(LlvmKernels, ReviewRegressions) {
   EXPECT_EQ(got, want);
 }
 
-TEST(LlvmKernels, VectorMathOverAllFloats) {
+TEST_F(LlvmKernels, VectorMathOverAllFloats) {
   // 10^7 inputs spread evenly over the 2^32 float32 bit patterns, plus the
   // boundaries where results overflow, underflow or turn denormal.
   constexpr int64_t kCount = 10'000'000;
@@ -268,7 +286,7 @@ TEST(LlvmKernels, VectorMathOverAllFloats) {
   RecordProperty("pow_max_ulps", static_cast<int>(worst));
 }
 
-TEST(LlvmKernels, SteadyStateCallsMakeNoPageFaults) {
+TEST_F(LlvmKernels, SteadyStateCallsMakeNoPageFaults) {
   // Results and arenas come from the program's pool: once warm, calls of one
   // signature touch only memory that is already mapped.
   auto f = tj::jit([](const Tensor& x) { return tj::softmax(tj::gelu(x, true) * 2.0, -1) + x; }, tj::JitOptions{.backend = "llvm"});
@@ -281,4 +299,77 @@ TEST(LlvmKernels, SteadyStateCallsMakeNoPageFaults) {
   getrusage(RUSAGE_SELF, &after);
   EXPECT_TRUE(std::isfinite(checksum));
   EXPECT_EQ(after.ru_minflt - before.ru_minflt, 0) << "minor page faults in 10 steady-state calls";
+}
+
+TEST_F(LlvmKernels, RandomProgramsOnRandomShapes) {
+  // Random chains over random shapes: ranks 1-3, dims from 0 to 100 (tails
+  // of 1..15 lanes), the second operand broadcast along random dims, the
+  // first often a strided view. The chain's ops round exactly as the
+  // reference does (+ - * / sqrt maximum minimum select ...), so only its last
+  // op, which may be a transcendental one, can differ (by its <= 2 ulps);
+  // a reduction over the last axis may follow, on data without NaN.
+  using Unary = std::function<Tensor(const Tensor&)>;
+  using Binary = std::function<Tensor(const Tensor&, const Tensor&)>;
+  const std::vector<Unary> exact_unary = {[](const Tensor& x) { return -x; }, [](const Tensor& x) { return tj::abs(x); },
+                                          [](const Tensor& x) { return tj::relu(x); }, [](const Tensor& x) { return tj::sqrt(x); },
+                                          [](const Tensor& x) { return x * 0.5 + 2.0; }};
+  const std::vector<Binary> exact_binary = {
+      [](const Tensor& a, const Tensor& b) { return a + b; },          [](const Tensor& a, const Tensor& b) { return a - b; },
+      [](const Tensor& a, const Tensor& b) { return a * b; },          [](const Tensor& a, const Tensor& b) { return a / b; },
+      [](const Tensor& a, const Tensor& b) { return tj::maximum(a, b); },
+      [](const Tensor& a, const Tensor& b) { return tj::where(a > b, b, a * 3.0); }};
+  const std::vector<Unary> last = {[](const Tensor& x) { return x; },          [](const Tensor& x) { return tj::exp(x); },
+                                   [](const Tensor& x) { return tj::tanh(x); }, [](const Tensor& x) { return tj::log(x); },
+                                   [](const Tensor& x) { return tj::sigmoid(x); }, [](const Tensor& x) { return tj::erf(x); },
+                                   [](const Tensor& x) { return tj::pow(x, 1.5); }};
+  const int64_t dims[] = {0, 1, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 100};
+  std::mt19937 rng(2026);
+  auto pick = [&](int64_t n) { return static_cast<int64_t>(rng() % static_cast<uint32_t>(n)); };
+  for (int trial = 0; trial < 60; ++trial) {
+    const int rank = 1 + static_cast<int>(pick(3));
+    tj::Shape shape, other;
+    for (int d = 0; d < rank; ++d) {
+      shape.push_back(dims[pick(std::size(dims))]);
+      other.push_back(pick(3) == 0 ? 1 : shape.back());  // broadcast along this dim
+    }
+    const bool reduce = pick(3) == 0;
+    auto values = [&](const tj::Shape& s, uint64_t seed) { return reduce ? Tensor::randn(s, seed) : special_values(s, seed); };
+    Tensor a = values(shape, trial);
+    switch (pick(3)) {  // a strided view with the same shape
+      case 0: {
+        tj::Shape reversed(shape.rbegin(), shape.rend());
+        std::vector<int64_t> perm;
+        for (int d = rank - 1; d >= 0; --d) perm.push_back(d);
+        a = values(reversed, trial).transpose(perm);
+        break;
+      }
+      case 1: {
+        tj::Shape wider = shape;
+        wider.back() = shape.back() * 2;
+        a = values(wider, trial).slice(rank - 1, 0, wider.back(), 2);
+        break;
+      }
+      default: break;
+    }
+    const Tensor b = values(other, 1000 + trial);
+    std::vector<int> ops;
+    const int length = 1 + static_cast<int>(pick(4));
+    for (int i = 0; i < length; ++i) ops.push_back(static_cast<int>(pick(static_cast<int64_t>(exact_unary.size() + exact_binary.size()))));
+    const int final_op = static_cast<int>(pick(static_cast<int64_t>(last.size())));
+    const int reduction = static_cast<int>(pick(3));
+    auto program = [&](const std::vector<Tensor>& in) {
+      Tensor v = in[0];
+      for (int op : ops)
+        v = op < static_cast<int>(exact_unary.size()) ? exact_unary[op](v) : exact_binary[op - exact_unary.size()](v, in[1]);
+      v = last[final_op](v);
+      if (!reduce || v.shape().empty()) return std::vector{v};
+      if (reduction == 0 || v.shape().back() == 0) return std::vector{v.sum({-1}, true)};  // max has no identity
+      if (reduction == 1) return std::vector{v.mean({-1})};
+      return std::vector{v, v.max({-1}, true)};
+    };
+    expect_llvm_matches(program, {a, b},
+                        fmt::format("trial {}: a {} (strides {}), b {}, ops {}, last {}, {}", trial, tj::shape_to_string(shape),
+                                    fmt::join(a.strides(), ","), tj::shape_to_string(other), fmt::join(ops, ","), final_op,
+                                    reduce ? fmt::format("reduction {}", reduction) : "no reduction"));
+  }
 }

@@ -1,0 +1,71 @@
+// Both ISAs' code for every kernel of the example programs. The host runs
+// one ISA (the differential tests run TJ_ISA=avx2, and AVX-512 where the CPU
+// has it); here each kernel is also compiled for the other one, to
+// assembly: 16-lane AVX-512 code must use zmm registers and mask registers
+// for its tails, 8-lane AVX2 code neither.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "codegen/llvm/emit.h"
+#include "ir/parser.h"
+#include "ir/schedule.h"
+#include "ir/verifier.h"
+#include "passes/pipeline.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Every kernel of every example program, lowered for contiguous inputs.
+std::vector<std::pair<std::string, tj::LoopKernel>> example_kernels() {
+  std::vector<std::pair<std::string, tj::LoopKernel>> out;
+  for (const char* dir : {"examples/ir", "examples/demo"}) {
+    for (const auto& entry : fs::directory_iterator(fs::path(TJ_SOURCE_DIR) / dir)) {
+      if (entry.path().extension() != ".tj") continue;
+      std::ifstream file(entry.path());
+      std::stringstream text;
+      text << file.rdbuf();
+      tj::Program program = tj::parse_program(text.str(), entry.path().string());
+      tj::verify(program);
+      tj::run_pipeline(program);
+      for (const tj::Function& f : program.functions) {
+        const std::vector<tj::Kernel> kernels = tj::list_kernels(f);
+        for (size_t k = 0; k < kernels.size(); ++k) {
+          std::vector<tj::BufferLayout> layouts;
+          for (const tj::Node* input : kernels[k].inputs) {
+            if (input->op == tj::Op::constant && input->constant.symbol.empty()) layouts.emplace_back();  // an immediate
+            else layouts.push_back({tj::contiguous_strides(input->type.shape), 0});
+          }
+          std::string why;
+          if (std::optional<tj::LoopKernel> loop = tj::lower_kernel(kernels[k], layouts, &why))
+            out.emplace_back(fmt::format("{} @{} kernel {}", entry.path().filename().string(), f.name(), k), *loop);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(LlvmIsa, EveryExampleKernelAssemblesForAvx2AndAvx512) {
+  const auto kernels = example_kernels();
+  ASSERT_GE(kernels.size(), 10u);
+  const std::regex zmm("%zmm[0-9]+"), mask("\\{%k[1-7]\\}");
+  int masked = 0;
+  for (const auto& [name, loop] : kernels) {
+    const std::string avx512 = tj::llvm_backend::assemble_loop_kernel(loop, tj::Isa{"avx512", 16});
+    const std::string avx2 = tj::llvm_backend::assemble_loop_kernel(loop, tj::Isa{"avx2", 8});
+    EXPECT_TRUE(std::regex_search(avx512, zmm)) << name << ": no 16-lane registers in\n" << avx512;
+    EXPECT_FALSE(std::regex_search(avx2, zmm)) << name << ": AVX-512 registers in the AVX2 code";
+    EXPECT_NE(avx2.find("%ymm"), std::string::npos) << name;
+    masked += std::regex_search(avx512, mask) ? 1 : 0;
+  }
+  EXPECT_GE(masked, static_cast<int>(kernels.size()) / 2) << "AVX-512 tails use mask registers";
+}
