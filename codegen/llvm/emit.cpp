@@ -234,17 +234,20 @@ class Emitter {
     for (auto& [s, slots] : accumulators_)
       if (k_.steps[s].pass == pass)
         for (Value* slot : slots) b_.CreateStore(identity(k_.steps[s]), slot);
-    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot); }, unroll());
+    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot); }, unroll(pass));
     finish_reductions(pass);
   }
 
-  // Vectors per trip of the main loops: two in kernels without
-  // transcendental math, so that reductions keep two independent accumulator
-  // chains (the adds' latency, not memory, bounds a single chain) and short
-  // elementwise bodies halve their loop overhead. Long math bodies stay
-  // single: their code size would double the compile time.
-  int unroll() const {
+  // Vectors per trip of pass `pass`'s loop: two when it accumulates a
+  // reduction, so that it keeps two independent accumulator chains (the
+  // adds' latency, not memory, bounds a single chain: softmax's exp-and-sum
+  // pass runs 1.3x faster so), and in kernels without transcendental math,
+  // whose short bodies halve their loop overhead. Other long math bodies
+  // stay single: two of them at once spill registers (GELU runs slower).
+  int unroll(int pass) const {
     static const std::set<Op> kLongChains = {Op::exp, Op::log, Op::tanh, Op::sigmoid, Op::erf, Op::pow};
+    for (const Step& step : k_.steps)
+      if (step.kind == StepKind::reduce && step.pass == pass) return kMaxUnroll;
     for (const Step& step : k_.steps)
       if (step.kind == StepKind::compute && kLongChains.contains(step.op)) return 1;
     return kMaxUnroll;
