@@ -58,8 +58,11 @@ class Emitter {
     }
     plan_row_cache();
     for (const Step& step : k_.steps)  // a matmul kernel's row of sums (lowering bounds its length)
-      if (step.kind == StepKind::matmul) row_sums_ = b_.CreateAlloca(b_.getDoubleTy(), b_.getInt64(k_.inner() * k_.row_block));
-    if (ranges_over_elements(k_)) {
+      if (step.kind == StepKind::matmul && !blocked_matmul())
+        row_sums_ = b_.CreateAlloca(b_.getDoubleTy(), b_.getInt64(k_.inner() * k_.row_block));
+    if (blocked_matmul()) {
+      emit_blocked_matmul(fn_->getArg(1), fn_->getArg(2));
+    } else if (ranges_over_elements(k_)) {
       offsets_.clear();
       for (const IndexMap* m : all_maps()) offsets_[m] = b_.getInt64(m->offset);
       ready_.assign(k_.steps.size(), false);
@@ -127,9 +130,9 @@ class Emitter {
     b_.SetInsertPoint(done);
   }
 
-  Value* create_entry_alloca(llvm::Type* type) {
+  Value* create_entry_alloca(llvm::Type* type, int64_t count = 1) {
     llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
-    return entry.CreateAlloca(type);
+    return entry.CreateAlloca(type, count == 1 ? nullptr : entry.getInt64(count));
   }
 
   // ---- rows ----
@@ -159,6 +162,105 @@ class Emitter {
   Value* opaque_inner() {
     auto* opaque = llvm::InlineAsm::get(llvm::FunctionType::get(b_.getInt64Ty(), {b_.getInt64Ty()}, false), "", "=r,0", false);
     return b_.CreateCall(opaque, {b_.getInt64(k_.inner())});
+  }
+
+  // A matmul with packed B and an elementwise epilogue is cache-blocked:
+  // groups of row blocks share each block of B (kColumnBlock columns by
+  // kMatmulKBlock rows, packed: 128 KiB, within L2) while it is in the
+  // cache, instead of each row block streaming all of B from memory. The
+  // epilogue then runs over that column block of the group's rows.
+  bool blocked_matmul() const { return k_.packed_b_step >= 0 && k_.row_block > 1 && k_.passes == 1; }
+
+  void emit_blocked_matmul(Value* begin, Value* end) {
+    const Step& step = k_.steps[k_.packed_b_step];
+    const int64_t width = kColumnBlock, rows_per_group = kBlocksPerGroup * k_.row_block;
+    Value* sums = create_entry_alloca(b_.getDoubleTy(), rows_per_group * width);
+    auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
+    Value* inner = opaque_inner();
+    auto clamp_to = [&](Value* v, Value* limit) { return b_.CreateSelect(b_.CreateICmpSLT(v, limit), v, limit); };
+    auto rows_of = [&](Value* block) {
+      std::vector<Value*> rows;
+      for (int i = 0; i < k_.row_block; ++i) {
+        Value* row = b_.CreateAdd(b_.CreateMul(block, b_.getInt64(k_.row_block)), b_.getInt64(i));
+        rows.push_back(clamp_to(row, b_.getInt64(k_.rows() - 1)));  // the last block repeats its last row
+      }
+      return rows;
+    };
+    // Row i of block `block` of the group starting at `group`, column j (absolute; the buffer holds [j0, j0 + width)).
+    auto sums_row = [&](Value* group, Value* block, int i, Value* j0) {
+      Value* slot = b_.CreateAdd(b_.CreateMul(b_.CreateSub(block, group), b_.getInt64(k_.row_block)), b_.getInt64(i));
+      return b_.CreateGEP(b_.getDoubleTy(), sums, b_.CreateSub(b_.CreateMul(slot, b_.getInt64(width)), j0));
+    };
+    counted_loop(begin, end, kBlocksPerGroup, [&](Value* group) {
+      Value* group_end = clamp_to(b_.CreateAdd(group, b_.getInt64(kBlocksPerGroup)), end);
+      counted_loop(b_.getInt64(0), inner, width, [&](Value* j0) {
+        Value* j1 = clamp_to(b_.CreateAdd(j0, b_.getInt64(width)), inner);
+        counted_loop(group, group_end, 1, [&](Value* block) {
+          for (int i = 0; i < k_.row_block; ++i) {
+            Value* row_sums = sums_row(group, block, i, j0);
+            vector_loop(j0, j1, [&](Value* j, Value* mask, int) { store_doubles(splat_f(f64, 0.0), b_.CreateGEP(b_.getDoubleTy(), row_sums, j), mask); });
+          }
+        });
+        const int64_t k_block = std::min<int64_t>(kMatmulKBlock, std::max<int64_t>(step.k_extent, 1));
+        counted_loop(b_.getInt64(0), b_.getInt64(step.k_extent), k_block, [&](Value* k_begin) {
+          Value* k_end = clamp_to(b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent));
+          counted_loop(group, group_end, 1, [&](Value* block) {
+            std::vector<Value*> row_sums;
+            for (int i = 0; i < k_.row_block; ++i) row_sums.push_back(sums_row(group, block, i, j0));
+            accumulate_tile(step, rows_of(block), row_sums, j0, j1, k_begin, k_end);
+          });
+        }, /*whole_steps=*/false);
+        counted_loop(group, group_end, 1, [&](Value* block) {  // the epilogue of these columns
+          const std::vector<Value*> rows = rows_of(block);
+          for (int i = 0; i < k_.row_block; ++i) {
+            set_row_offsets(rows[i]);
+            ready_.assign(k_.steps.size(), false);
+            compute_row_steps();
+            current_sums_ = sums_row(group, block, i, j0);
+            inner_loop(j0, j1, 0);
+          }
+        });
+      }, /*whole_steps=*/false);
+    }, /*whole_steps=*/false);
+  }
+
+  // sums[i][j0, j1) += A[rows[i]][k_begin, k_end) B[k_begin, k_end)[j0, j1), B packed.
+  void accumulate_tile(const Step& step, const std::vector<Value*>& rows, const std::vector<Value*>& row_sums, Value* j0, Value* j1,
+                       Value* k_begin, Value* k_end) {
+    const IndexMap& a = k_.loads[k_.steps[step.args[0]].load];
+    auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
+    std::vector<Value*> a_rows;
+    for (Value* row : rows) {
+      set_row_offsets(row);
+      a_rows.push_back(offsets_.at(&a));
+    }
+    const int n = static_cast<int>(rows.size());
+    // A's rows over [k_begin, k_end), widened to doubles once: the inner
+    // loop broadcasts them straight from memory.
+    Value* a_block = create_entry_alloca(b_.getDoubleTy(), n * kMatmulKBlock);
+    auto a_at = [&](int i, Value* k) { return b_.CreateGEP(b_.getDoubleTy(), a_block, b_.CreateAdd(b_.getInt64(i * kMatmulKBlock), b_.CreateSub(k, k_begin))); };
+    counted_loop(k_begin, k_end, 1, [&](Value* k) {
+      for (int i = 0; i < n; ++i) {
+        Value* x_at = b_.CreateAdd(a_rows[i], b_.CreateMul(k, b_.getInt64(a.k_stride)));
+        b_.CreateStore(b_.CreateFPExt(b_.CreateLoad(b_.getFloatTy(), b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], x_at)), b_.getDoubleTy()), a_at(i, k));
+      }
+    });
+    std::vector<Value*> tile;
+    for (int i = 0; i < n; ++i) tile.push_back(create_entry_alloca(f64));
+    vector_loop(j0, j1, [&](Value* j, Value* mask, int) {
+      for (int i = 0; i < n; ++i) b_.CreateStore(load_doubles(b_.CreateGEP(b_.getDoubleTy(), row_sums[i], j), mask), tile[i]);
+      counted_loop(k_begin, k_end, 1, [&](Value* k) {
+        // panels: B[k][j..j+lanes) is contiguous at (j / lanes * K + k) * lanes
+        Value* at = b_.CreateMul(b_.CreateAdd(b_.CreateMul(b_.CreateSDiv(j, b_.getInt64(lanes_)), b_.getInt64(step.k_extent)), k),
+                                 b_.getInt64(lanes_));
+        Value* y = b_.CreateFPExt(b_.CreateAlignedLoad(vector_of(DType::f32), b_.CreateGEP(b_.getFloatTy(), base_[k_.arguments], at), llvm::Align(32)), f64);
+        for (int i = 0; i < n; ++i) {
+          Value* x = splat(b_.CreateLoad(b_.getDoubleTy(), a_at(i, k)));
+          b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, b_.CreateLoad(f64, tile[i])}), tile[i]);
+        }
+      });
+      for (int i = 0; i < n; ++i) store_doubles(b_.CreateLoad(f64, tile[i]), b_.CreateGEP(b_.getDoubleTy(), row_sums[i], j), mask);
+    });
   }
 
   // A block of matmul rows: their sums first, sharing each load of B, then
@@ -591,6 +693,8 @@ class Emitter {
   std::map<int, CachedRow> row_cache_;
   static constexpr int64_t kMaxCachedRow = 1 << 14;  // floats per cached value: 64 KiB of stack at most
   static constexpr int64_t kMatmulKBlock = 256;      // rows of B per block: 256 pages at most, within the TLB
+  static constexpr int64_t kColumnBlock = 128;       // columns of B per cache block (a multiple of every lane count)
+  static constexpr int64_t kBlocksPerGroup = 8;      // row blocks sharing each block of B
   std::map<size_t, Value*> row_values_;
   std::vector<bool> ready_;
 };
