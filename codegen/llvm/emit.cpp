@@ -406,6 +406,25 @@ class Emitter {
     std::vector<Value*> tile;
     for (int i = 0; i < n; ++i) tile.push_back(create_entry_alloca(f64));
     auto sums_at = [&](int i, Value* j) { return b_.CreateGEP(b_.getDoubleTy(), row_sums_, b_.CreateAdd(b_.CreateMul(b_.getInt64(i), inner), j)); };
+    if (k_.packed_b_step < 0 && bm.strides.back() != 1 && bm.k_stride == 1 && a.k_stride == 1) {
+      // B transposed (attention's k^T): its columns are contiguous along k,
+      // so each sum is a dot product of two contiguous runs, vectorized
+      // along k, instead of gathering B's rows element by element.
+      Value* acc = create_entry_alloca(f64);
+      for (int i = 0; i < n; ++i) {
+        counted_loop(b_.getInt64(0), inner, 1, [&](Value* j) {
+          Value* b_column = b_.CreateAdd(b_row, b_.CreateMul(j, b_.getInt64(bm.strides.back())));
+          b_.CreateStore(splat_f(f64, 0.0), acc);
+          vector_loop(b_.getInt64(0), b_.getInt64(step.k_extent), [&](Value* k, Value* mask, int) {
+            Value* x = b_.CreateFPExt(load_floats(b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], b_.CreateAdd(a_rows[i], k)), mask), f64);
+            Value* y = b_.CreateFPExt(load_floats(b_.CreateGEP(b_.getFloatTy(), base_[bm.buffer], b_.CreateAdd(b_column, k)), mask), f64);
+            b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, b_.CreateLoad(f64, acc)}), acc);
+          });
+          b_.CreateStore(b_.CreateFAddReduce(llvm::ConstantFP::get(b_.getDoubleTy(), 0.0), b_.CreateLoad(f64, acc)), sums_at(i, j));
+        });
+      }
+      return;
+    }
     vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask, int) {
       for (int i = 0; i < n; ++i) store_doubles(splat_f(f64, 0.0), sums_at(i, j), mask);
     });
