@@ -8,6 +8,7 @@
 
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
@@ -50,6 +51,10 @@ llvm::orc::JITTargetMachineBuilder machine_builder() {
   llvm::orc::JITTargetMachineBuilder builder = unwrap(llvm::orc::JITTargetMachineBuilder::detectHost(), "detect host");
   if (host_isa().name == "avx2") builder.getFeatures().AddFeature("avx512f", false);  // TJ_ISA=avx2 on an AVX-512 host
   builder.setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
+  // JITLink lays out each module's code and constants in one block, so
+  // constants are addressed relative to the instruction pointer (the small
+  // code model) instead of through a 64-bit immediate each time.
+  builder.setCodeModel(llvm::CodeModel::Small);
   return builder;
 }
 
@@ -59,7 +64,13 @@ Jit& jit() {
     llvm::InitializeNativeTargetAsmPrinter();
     auto* j = new Jit;
     j->machine = unwrap(machine_builder().createTargetMachine(), "create target machine");
-    j->lljit = unwrap(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(machine_builder()).create(), "create LLJIT");
+    j->lljit = unwrap(llvm::orc::LLJITBuilder()
+                          .setJITTargetMachineBuilder(machine_builder())
+                          .setObjectLinkingLayerCreator([](llvm::orc::ExecutionSession& session, const llvm::Triple&) {
+                            return std::make_unique<llvm::orc::ObjectLinkingLayer>(session);
+                          })
+                          .create(),
+                      "create LLJIT");
     return j;
   }();
   return *instance;

@@ -1,7 +1,7 @@
 // A small wrapper of LLVM's ORC LLJIT: one JIT per process, one resource
-// tracker per added module, so that an evicted kernel frees its code. Code
-// pages come from ORC's memory manager, which maps them writable, then
-// executable, never both.
+// tracker per added module, so that an evicted kernel frees its code.
+// Modules are linked by JITLink, whose memory manager maps each module's
+// block writable, then its code executable, never both (tested).
 #pragma once
 
 #include <memory>

@@ -18,7 +18,9 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <cstdlib>
 #include <string_view>
 
@@ -378,4 +380,23 @@ TEST_F(LlvmKernels, RandomProgramsOnRandomShapes) {
                                     fmt::join(a.strides(), ","), tj::shape_to_string(other), fmt::join(ops, ","), final_op,
                                     reduce ? fmt::format("reduction {}", reduction) : "no reduction"));
   }
+}
+
+TEST_F(LlvmKernels, NoMappingIsWritableAndExecutable) {
+  // JIT code is written, then made executable, never both at once: after
+  // compiling and running kernels, no mapping of the process is rwx.
+  auto f = tj::jit([](const Tensor& x) { return tj::softmax(tj::tanh(x) * 3.0, -1); }, tj::JitOptions{.backend = "llvm"});
+  const Tensor x = Tensor::randn({8, 40}, 1);
+  EXPECT_NE(f.explain(x).find("code: llvm"), std::string::npos);
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  int mappings = 0;
+  while (std::getline(maps, line)) {
+    ++mappings;
+    std::istringstream fields(line);
+    std::string range, permissions;
+    fields >> range >> permissions;
+    EXPECT_FALSE(permissions.size() >= 3 && permissions[1] == 'w' && permissions[2] == 'x') << "writable and executable: " << line;
+  }
+  EXPECT_GT(mappings, 0);
 }
