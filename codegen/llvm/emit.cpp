@@ -295,7 +295,7 @@ class Emitter {
           matmul_rows(step, {row}, inner);
         }
     for (int pass = 0; pass < k_.passes; ++pass) {
-      inner_loop(b_.getInt64(0), inner, pass);
+      if (pass_has_work(pass)) inner_loop(b_.getInt64(0), inner, pass);
       compute_row_steps();
     }
     for (const LoopKernel::Store& store : k_.stores) {
@@ -304,6 +304,15 @@ class Emitter {
       if (store.map.dtype == DType::boolean) v = b_.CreateZExt(v, b_.getInt8Ty());
       b_.CreateStore(v, b_.CreateGEP(memory_of(store.map.dtype), base_[store.map.buffer], offsets_.at(&store.map)));
     }
+  }
+
+  // Whether a pass over the row accumulates or stores anything: a kernel
+  // of row reductions only has nothing left for its final pass.
+  bool pass_has_work(int pass) const {
+    for (const Step& step : k_.steps)
+      if (step.kind == StepKind::reduce && step.pass == pass) return true;
+    if (pass != k_.passes - 1) return false;
+    return std::any_of(k_.stores.begin(), k_.stores.end(), [&](const LoopKernel::Store& s) { return !k_.steps[s.step].row_level; });
   }
 
   // Row values whose inputs are ready: loads at the row's start, constants, computations.
