@@ -224,16 +224,22 @@ class Emitter {
     }, /*whole_steps=*/false);
   }
 
+  // Where map `m` starts at each of `rows` (the row offsets are left set for the last one).
+  std::vector<Value*> offsets_at_rows(const IndexMap& m, const std::vector<Value*>& rows) {
+    std::vector<Value*> offsets;
+    for (Value* row : rows) {
+      set_row_offsets(row);
+      offsets.push_back(offsets_.at(&m));
+    }
+    return offsets;
+  }
+
   // sums[i][j0, j1) += A[rows[i]][k_begin, k_end) B[k_begin, k_end)[j0, j1), B packed.
   void accumulate_tile(const Step& step, const std::vector<Value*>& rows, const std::vector<Value*>& row_sums, Value* j0, Value* j1,
                        Value* k_begin, Value* k_end) {
     const IndexMap& a = k_.loads[k_.steps[step.args[0]].load];
     auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
-    std::vector<Value*> a_rows;
-    for (Value* row : rows) {
-      set_row_offsets(row);
-      a_rows.push_back(offsets_.at(&a));
-    }
+    const std::vector<Value*> a_rows = offsets_at_rows(a, rows);
     const int n = static_cast<int>(rows.size());
     // A's rows over [k_begin, k_end), widened to doubles once: the inner
     // loop broadcasts them straight from memory.
@@ -405,11 +411,7 @@ class Emitter {
     const IndexMap& a = k_.loads[k_.steps[step.args[0]].load];
     const IndexMap& bm = k_.loads[k_.steps[step.args[1]].load];
     auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
-    std::vector<Value*> a_rows;
-    for (Value* row : rows) {
-      set_row_offsets(row);
-      a_rows.push_back(offsets_.at(&a));
-    }
+    const std::vector<Value*> a_rows = offsets_at_rows(a, rows);
     Value* b_row = offsets_.at(&bm);
     const int n = static_cast<int>(rows.size());
     std::vector<Value*> tile;
