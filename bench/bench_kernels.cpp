@@ -10,8 +10,6 @@
 //   build/bench/bench_kernels --benchmark_filter='limit|gelu'
 #include <benchmark/benchmark.h>
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -20,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/machine_limits.h"
 #include "tensorjit/tensorjit.h"
 
 using tj::Tensor;
@@ -53,47 +52,24 @@ void measure_limit(benchmark::State& state, Limit limit, double units_per_iterat
   if (seconds > 0) best = std::max(best, static_cast<double>(state.iterations()) * units_per_iteration / seconds);
 }
 
-// a = b + s * c over float arrays, split across the pool like a kernel.
+// The limit loops of runtime/machine_limits.h (the ones explain measures):
+// a = b + 3 c, the sum of b + c, and a register-resident FMA loop.
 void triad(benchmark::State& state) {
   std::vector<float> a(kStreamElements), b(kStreamElements, 1.0f), c(kStreamElements, 2.0f);
   measure_limit(state, Limit::triad, kStreamElements * 12.0, [&] {
-    tj::parallel_for(kStreamElements, 1 << 16, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) a[i] = b[i] + 3.0f * c[i];
-    });
+    tj::limit_loops::triad(a.data(), b.data(), c.data(), kStreamElements);
     benchmark::DoNotOptimize(a.data());
   });
   state.SetBytesProcessed(state.iterations() * kStreamElements * 12);
 }
 
 void read(benchmark::State& state) {
-  std::vector<float> b(kStreamElements, 1.0f);
-  measure_limit(state, Limit::read, kStreamElements * 4.0, [&] {
-    std::vector<double> partial(64, 0.0);
-    tj::parallel_for(kStreamElements, 1 << 20, [&](int64_t begin, int64_t end) {
-      float s[16] = {};  // independent partial sums, so that the loop vectorizes
-      for (int64_t i = begin; i + 16 <= end; i += 16)
-        for (int k = 0; k < 16; ++k) s[k] += b[i + k];
-      for (int k = 1; k < 16; ++k) s[0] += s[k];
-      partial[begin >> 20] = s[0];
-    });
-    benchmark::DoNotOptimize(partial.data());
-  });
-  state.SetBytesProcessed(state.iterations() * kStreamElements * 4);
+  std::vector<float> b(kStreamElements, 1.0f), c(kStreamElements, 2.0f);
+  measure_limit(state, Limit::read, kStreamElements * 8.0, [&] { benchmark::DoNotOptimize(tj::limit_loops::read(b.data(), c.data(), kStreamElements)); });
+  state.SetBytesProcessed(state.iterations() * kStreamElements * 8);
 }
 
-// Twelve independent chains of 8-lane float FMAs in registers: enough to
-// cover the FMA latency on both FMA pipes, so this is the core's peak.
 constexpr int64_t kFmaTrips = 1 << 22;
-__attribute__((target("avx2,fma"))) float fma_chains(int64_t trips) {
-  __m256 acc[12];
-  for (int k = 0; k < 12; ++k) acc[k] = _mm256_set1_ps(static_cast<float>(k));
-  const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(0.001f);
-  for (int64_t t = 0; t < trips; ++t)
-    for (int k = 0; k < 12; ++k) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
-  __m256 total = acc[0];
-  for (int k = 1; k < 12; ++k) total = _mm256_add_ps(total, acc[k]);
-  return _mm256_cvtss_f32(total);
-}
 
 void fma_peak(benchmark::State& state) {
   const int64_t chunks = state.range(0);
@@ -101,7 +77,7 @@ void fma_peak(benchmark::State& state) {
   measure_limit(state, Limit::fma, flops, [&] {
     std::vector<float> sinks(chunks);
     tj::parallel_for(chunks, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t c = begin; c < end; ++c) sinks[c] = fma_chains(kFmaTrips);
+      for (int64_t c = begin; c < end; ++c) sinks[c] = tj::limit_loops::fma_chains(kFmaTrips);
     });
     benchmark::DoNotOptimize(sinks.data());
   });

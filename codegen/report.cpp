@@ -50,7 +50,10 @@ std::vector<std::string> unfused_neighbours(const std::vector<Kernel>& kernels, 
 
 KernelReport describe_kernel(const std::vector<Kernel>& kernels, size_t k, const KernelRun& run, const MachineLimits& limits) {
   const Kernel& kernel = kernels[k];
-  KernelReport r{.kind = std::string(kKinds[static_cast<int>(kernel.kind)]), .not_fused = unfused_neighbours(kernels, k), .run = run};
+  KernelReport r;
+  r.kind = kKinds[static_cast<int>(kernel.kind)];
+  r.not_fused = unfused_neighbours(kernels, k);
+  r.run = run;
   int64_t read = 0, written = 0;
   for (const Node* n : kernel.nodes) {
     r.ops.push_back(fmt::format("%{} ({})", n->name, op_name(n->op)));
@@ -138,10 +141,16 @@ Report make_report(const ReportRequest& q) {
   std::vector<KernelRun> profile;
   const auto start = Clock::now();
   const std::vector<Array> outputs = q.executable.run(q.inputs, profile);
-  Report report{.function = q.optimized.name(), .inputs = q.inputs_text, .backend = q.backend, .threads = num_threads(),
-                .trace_ms = q.trace_ms, .passes_ms = q.passes_ms,
-                .run_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count(),
-                .memory = memory_plan(q.optimized), .limits = machine_limits()};
+  Report report;
+  report.run_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  report.function = q.optimized.name();
+  report.inputs = q.inputs_text;
+  report.backend = q.backend;
+  report.threads = num_threads();
+  report.trace_ms = q.trace_ms;
+  report.passes_ms = q.passes_ms;
+  report.memory = memory_plan(q.optimized);
+  report.limits = machine_limits();
   const std::vector<Kernel> kernels = list_kernels(q.optimized);
   for (size_t k = 0; k < kernels.size(); ++k) report.kernels.push_back(describe_kernel(kernels, k, profile[k], report.limits));
   const std::vector<Array> reference = interpret(q.reference, q.reference_function, q.inputs);

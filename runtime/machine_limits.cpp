@@ -30,6 +30,48 @@ double best_rate(double units, Body body) {
   return best;
 }
 
+MachineLimits measure(int threads) {
+  MachineLimits limits{.threads = threads};
+  std::vector<float> a(kStreamFloats), b(kStreamFloats, 1.0f), c(kStreamFloats, 2.0f);
+  limits.triad_bytes_per_s = best_rate(kStreamFloats * 12.0, [&] { limit_loops::triad(a.data(), b.data(), c.data(), kStreamFloats); });
+  float sum = 0;
+  limits.read_bytes_per_s = best_rate(kStreamFloats * 8.0, [&] { sum += limit_loops::read(b.data(), c.data(), kStreamFloats); });
+  std::vector<float> sinks(threads);
+  limits.fma_flops_per_s = best_rate(static_cast<double>(kFmaTrips) * 12 * 8 * 2 * threads, [&] {
+    parallel_for(threads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) sinks[t] = limit_loops::fma_chains(kFmaTrips);
+    });
+  });
+  volatile float keep = a[7] + sum + sinks[0];  // the loops' results are used
+  (void)keep;
+  return limits;
+}
+
+}  // namespace
+
+namespace limit_loops {
+
+void triad(float* a, const float* b, const float* c, int64_t n) {
+  parallel_for(n, 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) a[i] = b[i] + 3.0f * c[i];
+  });
+}
+
+float read(const float* b, const float* c, int64_t n) {
+  constexpr int64_t kChunk = 1 << 20;
+  std::vector<float> partial((n + kChunk - 1) / kChunk + 1, 0.0f);
+  parallel_for(n, kChunk, [&](int64_t begin, int64_t end) {
+    float s[16] = {};  // independent partial sums, so that the loop vectorizes
+    for (int64_t i = begin; i + 16 <= end; i += 16)
+      for (int k = 0; k < 16; ++k) s[k] += b[i + k] + c[i + k];
+    for (int k = 1; k < 16; ++k) s[0] += s[k];
+    partial[begin / kChunk] = s[0];
+  });
+  float total = 0;
+  for (float p : partial) total += p;
+  return total;
+}
+
 // Twelve independent chains cover the FMA latency on both FMA pipes.
 __attribute__((target("avx2,fma"))) float fma_chains(int64_t trips) {
   __m256 acc[12];
@@ -44,36 +86,7 @@ __attribute__((target("avx2,fma"))) float fma_chains(int64_t trips) {
   return _mm256_cvtss_f32(total);
 }
 
-MachineLimits measure(int threads) {
-  MachineLimits limits{.threads = threads};
-  std::vector<float> a(kStreamFloats), b(kStreamFloats, 1.0f), c(kStreamFloats, 2.0f);
-  limits.triad_bytes_per_s = best_rate(kStreamFloats * 12.0, [&] {
-    parallel_for(kStreamFloats, 1 << 16, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) a[i] = b[i] + 3.0f * c[i];
-    });
-  });
-  std::vector<float> sums(threads * 64);
-  limits.read_bytes_per_s = best_rate(kStreamFloats * 8.0, [&] {
-    parallel_for(kStreamFloats, 1 << 20, [&](int64_t begin, int64_t end) {
-      float s[16] = {};  // independent partial sums, so that the loop vectorizes
-      for (int64_t i = begin; i + 16 <= end; i += 16)
-        for (int k = 0; k < 16; ++k) s[k] += b[i + k] + c[i + k];
-      for (int k = 1; k < 16; ++k) s[0] += s[k];
-      sums[(begin >> 20) % sums.size()] = s[0];
-    });
-  });
-  std::vector<float> sinks(threads);
-  limits.fma_flops_per_s = best_rate(static_cast<double>(kFmaTrips) * 12 * 8 * 2 * threads, [&] {
-    parallel_for(threads, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) sinks[t] = fma_chains(kFmaTrips);
-    });
-  });
-  volatile float keep = a[7] + sums[0] + sinks[0];  // the loops' results are used
-  (void)keep;
-  return limits;
-}
-
-}  // namespace
+}  // namespace limit_loops
 
 const MachineLimits& machine_limits() {
   static std::mutex mutex;

@@ -4,6 +4,8 @@
 // loop of float FMAs. Kernels' achieved rates are reported against them.
 #pragma once
 
+#include <cstdint>
+
 namespace tj {
 
 struct MachineLimits {
@@ -14,5 +16,13 @@ struct MachineLimits {
 };
 
 const MachineLimits& machine_limits();
+
+// The loops behind the limits, split across the pool as kernels are
+// (bench/ times the same ones with Google Benchmark).
+namespace limit_loops {
+void triad(float* a, const float* b, const float* c, int64_t n);  // a = b + 3 c
+float read(const float* b, const float* c, int64_t n);            // sum of b + c
+float fma_chains(int64_t trips);  // 12 x 8 float FMAs per trip on one thread; the result keeps them alive
+}  // namespace limit_loops
 
 }  // namespace tj
