@@ -167,6 +167,10 @@ class Lowering {
         out_.row_block = kMatmulRowBlock;
         out_.packed_b_step = static_cast<int>(&step - out_.steps.data());
         out_.panel = host_isa().f32_lanes;
+      } else if (out_.domain.size() >= 2 && out_.domain[out_.domain.size() - 2] % kMatmulRowBlock == 0) {
+        // B changes with the batch, not within it: blocks of rows that never
+        // straddle two batches still share each load of B.
+        out_.row_block = kMatmulRowBlock;
       }
     }
     return out_;

@@ -189,6 +189,8 @@ TEST_F(LlvmKernels, MatmulWithEpilogues) {
       {{1, 1}, {1, 1}, false},     {{3, 5}, {5, 7}, false},      {{4, 17}, {17, 33}, false},   {{2, 3, 8}, {8, 9}, false},
       {{2, 1, 4, 6}, {3, 6, 5}, false}, {{5, 0}, {0, 3}, false}, {{0, 4}, {4, 3}, false},       {{6, 16}, {9, 16}, true},
       {{64, 100}, {100, 70}, false},
+      // B per batch, rows in blocks of 4 within each batch.
+      {{2, 8, 13}, {2, 13, 19}, false},
       // Cache-blocked: 3 groups of row blocks (the last of 2 rows), 3 column blocks (the last of 4 columns), 2 k blocks.
       {{70, 300}, {300, 260}, false},
   };
