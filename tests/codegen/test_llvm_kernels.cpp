@@ -205,8 +205,9 @@ TEST_F(LlvmKernels, MatmulWithEpilogues) {
   }
   // Batched B transposed (attention's q @ k^T): dot products along k, with
   // k tails (19 = 2 x 8 + 3) and a scaled epilogue; NaN and Inf in q.
-  expect_llvm_matches([](const auto& in) { return std::vector{tj::matmul(in[0], in[1].transpose(-1, -2)) * 0.125}; },
-                      {special_values({2, 3, 7, 19}, 6), Tensor::randn({2, 3, 5, 19}, 7)}, "batched q @ k^T", true);
+  for (int64_t m : {7, 8})  // rows one by one, and in blocks of 4
+    expect_llvm_matches([](const auto& in) { return std::vector{tj::matmul(in[0], in[1].transpose(-1, -2)) * 0.125}; },
+                        {special_values({2, 3, m, 19}, 6), Tensor::randn({2, 3, 5, 19}, 7)}, "batched q @ k^T", true);
   // A transposed (strided) left operand and NaN/Inf in the data.
   expect_llvm_matches([](const auto& in) { return std::vector{tj::matmul(in[0].T(), in[1])}; },
                       {special_values({9, 4}, 4), Tensor::randn({9, 11}, 5)}, "matmul of a transposed operand with specials", true);
