@@ -420,20 +420,21 @@ class Emitter {
     if (k_.packed_b_step < 0 && bm.strides.back() != 1 && bm.k_stride == 1 && a.k_stride == 1) {
       // B transposed (attention's k^T): its columns are contiguous along k,
       // so each sum is a dot product of two contiguous runs, vectorized
-      // along k, instead of gathering B's rows element by element.
-      Value* acc = create_entry_alloca(f64);
-      for (int i = 0; i < n; ++i) {
-        counted_loop(b_.getInt64(0), inner, 1, [&](Value* j) {
-          Value* b_column = b_.CreateAdd(b_row, b_.CreateMul(j, b_.getInt64(bm.strides.back())));
-          b_.CreateStore(splat_f(f64, 0.0), acc);
-          vector_loop(b_.getInt64(0), b_.getInt64(step.k_extent), [&](Value* k, Value* mask, int) {
+      // along k, instead of gathering B's rows element by element; the
+      // block's rows share each load of B's column.
+      counted_loop(b_.getInt64(0), inner, 1, [&](Value* j) {
+        Value* b_column = b_.CreateAdd(b_row, b_.CreateMul(j, b_.getInt64(bm.strides.back())));
+        for (int i = 0; i < n; ++i) b_.CreateStore(splat_f(f64, 0.0), tile[i]);
+        vector_loop(b_.getInt64(0), b_.getInt64(step.k_extent), [&](Value* k, Value* mask, int) {
+          Value* y = b_.CreateFPExt(load_floats(b_.CreateGEP(b_.getFloatTy(), base_[bm.buffer], b_.CreateAdd(b_column, k)), mask), f64);
+          for (int i = 0; i < n; ++i) {
             Value* x = b_.CreateFPExt(load_floats(b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], b_.CreateAdd(a_rows[i], k)), mask), f64);
-            Value* y = b_.CreateFPExt(load_floats(b_.CreateGEP(b_.getFloatTy(), base_[bm.buffer], b_.CreateAdd(b_column, k)), mask), f64);
-            b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, b_.CreateLoad(f64, acc)}), acc);
-          });
-          b_.CreateStore(b_.CreateFAddReduce(llvm::ConstantFP::get(b_.getDoubleTy(), 0.0), b_.CreateLoad(f64, acc)), sums_at(i, j));
+            b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, b_.CreateLoad(f64, tile[i])}), tile[i]);
+          }
         });
-      }
+        for (int i = 0; i < n; ++i)
+          b_.CreateStore(b_.CreateFAddReduce(llvm::ConstantFP::get(b_.getDoubleTy(), 0.0), b_.CreateLoad(f64, tile[i])), sums_at(i, j));
+      });
       return;
     }
     vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask, int) {
