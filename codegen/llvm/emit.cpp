@@ -563,12 +563,20 @@ class Emitter {
       Value* p = b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], b_.CreateAdd(offsets_.at(&m), j));
       v = mask ? static_cast<Value*>(b_.CreateMaskedLoad(type, p, align, mask, llvm::Constant::getNullValue(type)))
                : b_.CreateAlignedLoad(type, p, align);
-      if (!mask) prefetch(b_.CreateGEP(memory_of(m.dtype), p, b_.getInt64(kPrefetchElements)));
+      if (!mask && streams(m)) prefetch(b_.CreateGEP(memory_of(m.dtype), p, b_.getInt64(kPrefetchElements)));
     } else {
       Value* all = mask ? mask : splat(b_.getInt1(true));
       v = b_.CreateMaskedGather(type, element_pointers(m, j, stride), align, all, llvm::Constant::getNullValue(type));
     }
     return m.dtype == DType::boolean ? b_.CreateICmpNE(v, llvm::Constant::getNullValue(type)) : v;
+  }
+
+  // Whether a load moves on from row to row (a stream worth prefetching),
+  // not a vector every row reads again (a bias, layer norm's gamma).
+  bool streams(const IndexMap& m) const {
+    if (ranges_over_elements(k_)) return true;
+    const size_t row_dims = k_.domain.size() - k_.inner_dims;
+    return std::any_of(m.strides.begin(), m.strides.begin() + row_dims, [](int64_t s) { return s != 0; });
   }
 
   // Streams are fetched this far ahead (a few KiB), so that loads hit the
