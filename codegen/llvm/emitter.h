@@ -1,0 +1,286 @@
+// The Emitter: LLVM IR for one loop kernel (codegen/loop_kernel.h).
+// Loop-carried values (counters, accumulators, row values) live in allocas
+// that SROA promotes to registers, which keeps the emitter a straight
+// reading of the loop nest:
+//   for row in [begin, end):            (rows split across threads)
+//     row offsets of every index map
+//     for pass in passes:               (one per level of dependent reductions)
+//       vector loop over the inner dim, then one masked tail iteration
+//       finish the pass's reductions; compute row values now available
+//     store row-level outputs
+// emit.cpp has the loop nest, loads and stores, reductions and arithmetic;
+// emit_matmul.cpp the matmul kernels (row blocks, cache blocking, dot
+// products). Internal to the LLVM backend.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include "codegen/llvm/emit_math.h"
+#include "codegen/loop_kernel.h"
+#include "ir/error.h"
+
+namespace tj::llvm_backend {
+
+using llvm::Value;
+
+class Emitter {
+ public:
+  Emitter(const LoopKernel& kernel, llvm::LLVMContext& context, llvm::Module& module, int lanes)
+      : k_(kernel), ctx_(context), module_(module), b_(context), lanes_(lanes) {}
+
+  void emit();
+
+ private:
+  // ---- types and constants ----
+  llvm::Type* scalar_of(DType d);
+  llvm::Type* memory_of(DType d) { return d == DType::boolean ? b_.getInt8Ty() : scalar_of(d); }
+  llvm::VectorType* vector_of(DType d) { return llvm::FixedVectorType::get(scalar_of(d), lanes_); }
+  llvm::VectorType* accumulator_type(const Step& s);
+  Value* splat(Value* scalar) { return b_.CreateVectorSplat(lanes_, scalar); }
+  Value* splat_f(llvm::Type* vector, double v) { return llvm::ConstantFP::get(vector, v); }
+  Value* lane_ids();
+
+  std::vector<const IndexMap*> all_maps();
+
+  // for (i = from; i < to; i += step) body(i); body may emit blocks. With
+  // whole_steps, only steps that fit entirely (i + step <= to) run: the
+  // vector loop, whose remainder is the masked tail; without, the last step
+  // may be partial (blocks of k).
+  template <typename Body>
+  void counted_loop(Value* from, Value* to, int64_t step, Body body, bool whole_steps = true) {
+    Value* counter = create_entry_alloca(b_.getInt64Ty());
+    b_.CreateStore(from, counter);
+    auto* check = llvm::BasicBlock::Create(ctx_, "loop.check", fn_);
+    auto* loop = llvm::BasicBlock::Create(ctx_, "loop.body", fn_);
+    auto* done = llvm::BasicBlock::Create(ctx_, "loop.done", fn_);
+    b_.CreateBr(check);
+    b_.SetInsertPoint(check);
+    Value* i = b_.CreateLoad(b_.getInt64Ty(), counter);
+    Value* limit = step == 1 || !whole_steps ? to : b_.CreateSub(to, b_.getInt64(step - 1));
+    b_.CreateCondBr(b_.CreateICmpSLT(i, limit), loop, done);
+    b_.SetInsertPoint(loop);
+    body(i);
+    b_.CreateStore(b_.CreateAdd(i, b_.getInt64(step)), counter);
+    b_.CreateBr(check);
+    b_.SetInsertPoint(done);
+  }
+
+  Value* create_entry_alloca(llvm::Type* type, int64_t count = 1);
+
+  // ---- rows ----
+  // Row index -> per-dim indices -> each map's offset at the start of the row.
+  void set_row_offsets(Value* row);
+
+  // The inner length goes through an empty asm so that LLVM sees no constant
+  // trip count: fully unrolled loops give tails with constant one-lane masks,
+  // which LLVM 16's x86 instruction selection fails on (fp_extend of a
+  // zero-extending load: "Cannot select extract_vector_elt"). The loop still
+  // runs vectorized; only the full unroll is lost.
+  Value* opaque_inner();
+
+  // A matmul with packed B and an elementwise epilogue is cache-blocked:
+  // groups of row blocks share each block of B (kColumnBlock columns by
+  // kMatmulKBlock rows, packed: 128 KiB, within L2) while it is in the
+  // cache, instead of each row block streaming all of B from memory. The
+  // epilogue then runs over that column block of the group's rows.
+  bool blocked_matmul() const { return k_.packed_b_step >= 0 && k_.row_block > 1 && k_.passes == 1; }
+
+  void emit_blocked_matmul(Value* begin, Value* end);
+
+  // Where map `m` starts at each of `rows` (the row offsets are left set for the last one).
+  std::vector<Value*> offsets_at_rows(const IndexMap& m, const std::vector<Value*>& rows);
+
+  // sums[i][j0, j1) += A[rows[i]][k_begin, k_end) B[k_begin, k_end)[j0, j1), B packed.
+  void accumulate_tile(const Step& step, const std::vector<Value*>& rows, const std::vector<Value*>& row_sums, Value* j0, Value* j1, Value* k_begin, Value* k_end);
+
+  // A block of matmul rows: their sums first, sharing each load of B, then
+  // each row's epilogue. The last block repeats its last row where rows run
+  // out (the same values written twice by the same thread).
+  void emit_row_block(Value* block);
+
+  void emit_row(Value* row, bool compute_matmul = true);
+
+  // Whether a pass over the row accumulates or stores anything: a kernel
+  // of row reductions only has nothing left for its final pass.
+  bool pass_has_work(int pass) const;
+
+  // Row values whose inputs are ready: loads at the row's start, constants, computations.
+  void compute_row_steps();
+
+  Value* constant_vector(const Step& step);
+
+  Value* load_scalar(const IndexMap& m);
+
+  // ---- the inner loop ----
+  void inner_loop(Value* from, Value* to, int pass);
+
+  // Vectors per trip of pass `pass`'s loop: two when it accumulates a
+  // reduction, so that it keeps two independent accumulator chains (the
+  // adds' latency, not memory, bounds a single chain: softmax's exp-and-sum
+  // pass runs 1.3x faster so), and in kernels without transcendental math,
+  // whose short bodies halve their loop overhead. Other long math bodies
+  // stay single: two of them at once spill registers (GELU runs slower).
+  int unroll(int pass) const;
+
+  // One vector of elements starting at inner index j (all lanes, or
+  // `mask`'s), accumulating reductions into accumulator `slot`.
+  void body(Value* j, Value* mask, int pass, int slot);
+
+  // The matmul rows `rows` into `row_sums_` (one double per output column
+  // and row). Register tiles: for each vector of columns, the rows' sums stay
+  // in registers over the whole k loop, each k adding A's element (splat)
+  // times B's row-k vector, loaded once for all rows (B's map does not depend
+  // on the row when rows are blocked). Sums are double (as the reference
+  // does), with FMAs. The epilogue loop then reads a row's sums as the
+  // matmul's value.
+  void matmul_rows(const Step& step, const std::vector<Value*>& rows, Value* inner);
+
+  Value* load_floats(Value* p, Value* mask);
+  void store_floats(Value* v, Value* p, Value* mask);
+
+  // Element values that several passes over a row need (softmax's exp(x - max)
+  // in its sum pass and its output pass) are computed once, in the first, and
+  // kept in a row buffer on the stack for the later ones.
+  void plan_row_cache();
+
+  Value* load_doubles(Value* p, Value* mask);
+  void store_doubles(Value* v, Value* p, Value* mask);
+
+  // for (j = from; j < to; j += lanes) body(j, nullptr, 0), then one masked
+  // tail. With unroll > 1, a first loop takes `unroll` vectors per trip,
+  // the u-th with slot u.
+  template <typename Body>
+  void vector_loop(Value* from, Value* to, Body body, int unroll = 1) {
+    Value* position = create_entry_alloca(b_.getInt64Ty());
+    b_.CreateStore(from, position);
+    if (unroll > 1) {
+      counted_loop(from, to, lanes_ * unroll, [&](Value* j) {
+        for (int u = 0; u < unroll; ++u) body(u == 0 ? j : b_.CreateAdd(j, b_.getInt64(u * lanes_)), nullptr, u);
+        b_.CreateStore(b_.CreateAdd(j, b_.getInt64(lanes_ * unroll)), position);
+      });
+      from = b_.CreateLoad(b_.getInt64Ty(), position);
+    }
+    counted_loop(from, to, lanes_, [&](Value* j) {
+      body(j, nullptr, 0);
+      b_.CreateStore(b_.CreateAdd(j, b_.getInt64(lanes_)), position);
+    });
+    Value* j = b_.CreateLoad(b_.getInt64Ty(), position);
+    auto* tail = llvm::BasicBlock::Create(ctx_, "tail", fn_);
+    auto* after = llvm::BasicBlock::Create(ctx_, "tail.done", fn_);
+    b_.CreateCondBr(b_.CreateICmpSLT(j, to), tail, after);
+    b_.SetInsertPoint(tail);
+    body(j, b_.CreateICmpSLT(b_.CreateAdd(splat(j), lane_ids()), splat(to)), 0);
+    b_.CreateBr(after);
+    b_.SetInsertPoint(after);
+  }
+
+  Value* element_pointers(const IndexMap& m, Value* j, int64_t stride);
+
+  Value* load_vector(const IndexMap& m, Value* j, Value* mask);
+
+  // Whether a load moves on from row to row (a stream worth prefetching),
+  // not a vector every row reads again (a bias, layer norm's gamma).
+  bool streams(const IndexMap& m) const;
+
+  // Streams are fetched this far ahead (a few KiB), so that loads hit the
+  // cache while long math chains fill the reorder buffer. A prefetch past
+  // the end of a buffer is harmless: it never faults.
+  static constexpr int64_t kPrefetchElements = 1024;
+  void prefetch(Value* p);
+
+  void store_vector(const IndexMap& m, Value* v, Value* j, Value* mask);
+
+  // ---- reductions ----
+  Value* identity(const Step& s);
+
+  // NaN-propagating max/min, as the reference (x86 has no instruction for
+  // llvm.maximum in LLVM 16): pick by comparison, then NaN if either is NaN.
+  Value* extremum(Op op, Value* a, Value* b);
+
+  // Neumaier's compensated step: sum + x, with the rounding error of the
+  // addition added to `compensation` (while the sum is finite). Used to add
+  // the lanes of a sum.
+  std::pair<Value*, Value*> compensated_add(Value* sum, Value* compensation, Value* x);
+
+  void accumulate(const Step& s, size_t step, Value* x, Value* mask, int unrolled);
+
+  void finish_reductions(int pass);
+
+  // ---- arithmetic ----
+  template <typename ValueOf>
+  Value* compute(const Step& step, ValueOf&& value) {
+    std::vector<Value*> a;
+    for (int arg : step.args) a.push_back(value(arg));
+    auto* f32 = vector_of(DType::f32);
+    auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
+    auto in_double = [&](Op op) {
+      if (Value* fast = emit_float_math(b_, op, a[0])) return fast;
+      return b_.CreateFPTrunc(emit_double_math(b_, op, b_.CreateFPExt(a[0], f64)), f32);
+    };
+    switch (step.op) {
+      case Op::neg: return b_.CreateFNeg(a[0]);
+      case Op::abs: return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a[0]);
+      case Op::relu: return b_.CreateSelect(b_.CreateFCmpOLT(a[0], splat_f(f32, 0.0)), splat_f(f32, 0.0), a[0]);
+      case Op::sqrt: return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a[0]);
+      case Op::rsqrt:  // in double, rounded once, as the reference
+        return b_.CreateFPTrunc(b_.CreateFDiv(splat_f(f64, 1.0), b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, b_.CreateFPExt(a[0], f64))), f32);
+      case Op::reciprocal: return b_.CreateFDiv(splat_f(f32, 1.0), a[0]);
+      case Op::exp: case Op::log: case Op::tanh: case Op::sigmoid: case Op::erf: return in_double(step.op);
+      case Op::pow: return b_.CreateFPTrunc(emit_double_pow(b_, b_.CreateFPExt(a[0], f64), b_.CreateFPExt(a[1], f64)), f32);
+      case Op::add: return b_.CreateFAdd(a[0], a[1]);
+      case Op::sub: return b_.CreateFSub(a[0], a[1]);
+      case Op::mul: return b_.CreateFMul(a[0], a[1]);
+      case Op::div:
+        if (!k_.steps[step.args[1]].row_level) return b_.CreateFDiv(a[0], a[1]);
+        // By a row value (softmax's sum): its reciprocal in double, hoisted out
+        // of the loop, times the element in double, rounded once; the same
+        // float as dividing, but in rare double-rounding ties.
+        return b_.CreateFPTrunc(b_.CreateFMul(b_.CreateFPExt(a[0], f64), b_.CreateFDiv(splat_f(f64, 1.0), b_.CreateFPExt(a[1], f64))), f32);
+      case Op::maximum: return extremum(Op::max, a[0], a[1]);
+      case Op::minimum: return extremum(Op::min, a[0], a[1]);
+      case Op::eq: return a[0]->getType()->isIntOrIntVectorTy() ? b_.CreateICmpEQ(a[0], a[1]) : b_.CreateFCmpOEQ(a[0], a[1]);
+      case Op::ne: return a[0]->getType()->isIntOrIntVectorTy() ? b_.CreateICmpNE(a[0], a[1]) : b_.CreateFCmpUNE(a[0], a[1]);
+      case Op::lt: return b_.CreateFCmpOLT(a[0], a[1]);
+      case Op::le: return b_.CreateFCmpOLE(a[0], a[1]);
+      case Op::gt: return b_.CreateFCmpOGT(a[0], a[1]);
+      case Op::ge: return b_.CreateFCmpOGE(a[0], a[1]);
+      case Op::select: return b_.CreateSelect(a[0], a[1], a[2]);
+      default: fail("codegen: op {} has no emitter", op_name(step.op));
+    }
+  }
+
+  const LoopKernel& k_;
+  llvm::LLVMContext& ctx_;
+  llvm::Module& module_;
+  llvm::IRBuilder<> b_;
+  const int lanes_;
+  llvm::Function* fn_ = nullptr;
+  std::vector<Value*> base_;
+  std::map<const IndexMap*, Value*> offsets_;
+  static constexpr int kMaxUnroll = 2;
+  std::map<size_t, std::vector<Value*>> accumulators_;  // per reduce step, one per unrolled vector
+  Value* row_sums_ = nullptr;      // the sums of a block of matmul rows
+  Value* current_sums_ = nullptr;  // the row of sums the epilogue reads
+  struct CachedRow {
+    int first_pass;
+    Value* buffer;
+  };
+  std::map<int, CachedRow> row_cache_;
+  static constexpr int64_t kMaxCachedRow = 1 << 14;  // floats per cached value: 64 KiB of stack at most
+  static constexpr int64_t kMatmulKBlock = 256;      // rows of B per block: 256 pages at most, within the TLB
+  static constexpr int64_t kColumnBlock = 128;       // columns of B per cache block (a multiple of every lane count)
+  static constexpr int64_t kBlocksPerGroup = 8;      // row blocks sharing each block of B
+  std::map<size_t, Value*> row_values_;
+  std::vector<bool> ready_;
+};
+
+}  // namespace tj::llvm_backend
