@@ -128,9 +128,13 @@ class Runner {
     arena_ = Array::view(impl_.pool->acquire(impl_.arena_bytes), DType::boolean, {impl_.arena_bytes}, {1}, 0);
     if (profile_) profile_->assign(impl_.kernels.size(), KernelRun{});
     for (size_t k = 0; k < impl_.kernels.size(); ++k) {
+      if (!profile_) {
+        run_kernel(k);
+        continue;
+      }
       const auto start = Clock::now();
       run_kernel(k);
-      if (profile_) (*profile_)[k].run_ms = ms_since(start);
+      (*profile_)[k].run_ms = ms_since(start);
     }
     local_.clear();
     std::vector<Array> results;
@@ -283,20 +287,6 @@ double Executable::compile_ms() const {
     if (native.code) total += native.code->phases().emit_ms + native.code->phases().optimize_ms + native.code->phases().machine_code_ms;
   }
   return total;
-}
-
-std::vector<std::string> Executable::describe() const {
-  std::vector<std::string> lines(impl_->kernels.size(), impl_->backend == Backend::interp ? "interp (the reference interpreter)" : "interp: not run yet");
-  std::lock_guard lock(impl_->mutex);
-  for (const auto& [key, entry] : impl_->native) {
-    const auto& [index, native] = entry;
-    lines[index] = describe_native(*native);
-  }
-  for (size_t k = 0; k < impl_->kernels.size(); ++k) {
-    const KernelKind kind = impl_->kernels[k].kind;
-    if (impl_->backend == Backend::llvm && kind == KernelKind::copy) lines[k] = "interp: a copy";
-  }
-  return lines;
 }
 
 }  // namespace tj

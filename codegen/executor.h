@@ -3,7 +3,7 @@
 // survive, and intermediates live at their planned offsets in one arena (so
 // a fusion or planning bug shows as an error or a wrong result). Each kernel
 // runs as machine code from the chosen backend when codegen supports it, and
-// on the reference interpreter otherwise; describe() says which and why.
+// on the reference interpreter otherwise; a profiled run says which and why.
 #pragma once
 
 #include <memory>
@@ -19,7 +19,7 @@ enum class Backend { interp, llvm };
 
 // How one kernel ran in a profiled call: what explain reports of it.
 struct KernelRun {
-  std::string code;  // as describe() says it
+  std::string code;  // backend and ISA, or why it was interpreted
   bool native = false;
   double lower_ms = 0, emit_ms = 0, optimize_ms = 0, machine_code_ms = 0;  // compile phases (0 when interpreted)
   double run_ms = 0;
@@ -42,9 +42,6 @@ class Executable {
   std::vector<Array> run(const std::vector<Array>& inputs) const;
   // The same, timing each kernel into `profile` (one entry per kernel).
   std::vector<Array> run(const std::vector<Array>& inputs, std::vector<KernelRun>& profile) const;
-
-  // One line per kernel compiled so far: backend and ISA, or why it was interpreted.
-  std::vector<std::string> describe() const;
 
   // Milliseconds spent so far lowering and compiling kernels.
   double compile_ms() const;

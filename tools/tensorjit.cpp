@@ -249,8 +249,11 @@ int run(const Options& o) {
   if (o.backend == "interp") {
     results = interpret(program, f, inputs);
   } else {
-    Program reference = parse_program(print_program(program), "reference");  // the program as written, for the error check
-    reference.constant_data = program.constant_data;
+    std::optional<Program> reference;  // the program as written, for explain's error check
+    if (!o.explain.empty()) {
+      reference = parse_program(print_program(program), "reference");
+      reference->constant_data = program.constant_data;
+    }
     const auto passes_start = Clock::now();
     run_pipeline(program, PipelineOptions{.fuse = o.fuse});
     const double passes_ms = ms_since(passes_start);
@@ -260,7 +263,7 @@ int run(const Options& o) {
     if (!o.explain.empty()) {
       std::vector<std::string> types;
       for (const Array& a : inputs) types.push_back(type_to_string(a.type()));
-      const Report report = make_report(ReportRequest{.reference = reference, .reference_function = *reference.find_function(f.name()),
+      const Report report = make_report(ReportRequest{.reference = *reference, .reference_function = *reference->find_function(f.name()),
                                                       .optimized = optimized, .executable = executable, .inputs = inputs,
                                                       .inputs_text = fmt::format("{}", fmt::join(types, ", ")), .backend = o.backend,
                                                       .passes_ms = passes_ms});

@@ -15,14 +15,6 @@ void Emitter::emit_blocked_matmul(Value* begin, Value* end) {
   auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
   Value* inner = opaque_inner();
   auto clamp_to = [&](Value* v, Value* limit) { return b_.CreateSelect(b_.CreateICmpSLT(v, limit), v, limit); };
-  auto rows_of = [&](Value* block) {
-    std::vector<Value*> rows;
-    for (int i = 0; i < k_.row_block; ++i) {
-      Value* row = b_.CreateAdd(b_.CreateMul(block, b_.getInt64(k_.row_block)), b_.getInt64(i));
-      rows.push_back(clamp_to(row, b_.getInt64(k_.rows() - 1)));  // the last block repeats its last row
-    }
-    return rows;
-  };
   // Row i of block `block` of the group starting at `group`, column j (absolute; the buffer holds [j0, j0 + width)).
   auto sums_row = [&](Value* group, Value* block, int i, Value* j0) {
     Value* slot = b_.CreateAdd(b_.CreateMul(b_.CreateSub(block, group), b_.getInt64(k_.row_block)), b_.getInt64(i));
@@ -44,11 +36,11 @@ void Emitter::emit_blocked_matmul(Value* begin, Value* end) {
         counted_loop(group, group_end, 1, [&](Value* block) {
           std::vector<Value*> row_sums;
           for (int i = 0; i < k_.row_block; ++i) row_sums.push_back(sums_row(group, block, i, j0));
-          accumulate_tile(step, rows_of(block), row_sums, j0, j1, k_begin, k_end);
+          accumulate_tile(step, rows_of_block(block), row_sums, j0, j1, k_begin, k_end);
         });
       }, /*whole_steps=*/false);
       counted_loop(group, group_end, 1, [&](Value* block) {  // the epilogue of these columns
-        const std::vector<Value*> rows = rows_of(block);
+        const std::vector<Value*> rows = rows_of_block(block);
         for (int i = 0; i < k_.row_block; ++i) {
           set_row_offsets(rows[i]);
           ready_.assign(k_.steps.size(), false);
@@ -103,16 +95,21 @@ void Emitter::accumulate_tile(const Step& step, const std::vector<Value*>& rows,
   });
 }
 
-void Emitter::emit_row_block(Value* block) {
-  const Step* matmul = nullptr;
-  for (const Step& step : k_.steps)
-    if (step.kind == StepKind::matmul) matmul = &step;
-  Value* inner = opaque_inner();
+std::vector<Value*> Emitter::rows_of_block(Value* block) {
   std::vector<Value*> rows;
   for (int i = 0; i < k_.row_block; ++i) {
     Value* row = b_.CreateAdd(b_.CreateMul(block, b_.getInt64(k_.row_block)), b_.getInt64(i));
     rows.push_back(b_.CreateSelect(b_.CreateICmpSLT(row, b_.getInt64(k_.rows())), row, b_.getInt64(k_.rows() - 1)));
   }
+  return rows;
+}
+
+void Emitter::emit_row_block(Value* block) {
+  const Step* matmul = nullptr;
+  for (const Step& step : k_.steps)
+    if (step.kind == StepKind::matmul) matmul = &step;
+  Value* inner = opaque_inner();
+  const std::vector<Value*> rows = rows_of_block(block);
   matmul_rows(*matmul, rows, inner);
   for (int i = 0; i < k_.row_block; ++i) {
     current_sums_ = b_.CreateGEP(b_.getDoubleTy(), row_sums_, b_.CreateMul(b_.getInt64(i), inner));

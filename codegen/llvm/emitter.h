@@ -107,6 +107,10 @@ class Emitter {
   // out (the same values written twice by the same thread).
   void emit_row_block(Value* block);
 
+  // The rows of row block `block`; the last block repeats its last row where
+  // rows run out (the same values written twice by the same thread).
+  std::vector<Value*> rows_of_block(Value* block);
+
   void emit_row(Value* row, bool compute_matmul = true);
 
   // Whether a pass over the row accumulates or stores anything: a kernel

@@ -123,8 +123,6 @@ class OrcModule : public LoadedModule {
 
 }  // namespace
 
-llvm::TargetMachine& target_machine() { return *jit().machine; }
-
 llvm::TargetMachine& target_machine_for(std::string_view isa) {
   static std::mutex mutex;
   static std::map<std::string, std::unique_ptr<llvm::TargetMachine>> machines;

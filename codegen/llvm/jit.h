@@ -31,9 +31,6 @@ class LoadedModule {
 std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> context, std::unique_ptr<llvm::Module> module,
                                           const std::string& entry_name, double& optimize_ms, double& machine_code_ms);
 
-// The target machine kernels are compiled for (the host, or AVX2 with TJ_ISA=avx2).
-llvm::TargetMachine& target_machine();
-
 // A target machine for x86-64 with `isa` ("avx2" or "avx512") whatever the
 // host has: for assembly only, to check the other ISA's code on this machine.
 llvm::TargetMachine& target_machine_for(std::string_view isa);
