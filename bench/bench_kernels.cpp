@@ -7,6 +7,9 @@
 // matching limit (of_triad, of_read or of_fma_peak; present when the limit
 // benchmarks ran first in the same process, as they do unfiltered).
 // Compare fused/eager and fused/limit within one run: the machine is noisy.
+// A fraction of a limit compares best iterations (STREAM reports its best
+// rate too), the same statistic on both sides: noise only ever adds time,
+// and a mean over a noisy workload against the best limit would mix two.
 //   build/bench/bench_kernels --benchmark_filter='limit|gelu'
 #include <benchmark/benchmark.h>
 
@@ -29,27 +32,34 @@ constexpr int64_t kStreamElements = int64_t{1} << 24;  // 64 MiB per float array
 
 void set_threads(benchmark::State& state) { tj::set_num_threads(static_cast<int>(state.range(0))); }
 
-// The limits measured so far in this process, per thread count: the best
-// of their repetitions.
+// The limits measured so far in this process, per thread count: their best
+// iteration's rate.
 enum class Limit { none, triad, read, fma };
 std::map<std::pair<Limit, int64_t>, double>& measured_limits() {
   static std::map<std::pair<Limit, int64_t>, double> limits;
   return limits;
 }
 
-// Runs `body` once per iteration, timed, and records units per second as the
-// limit for this thread count.
+// Runs `body` once per iteration, timed; returns the shortest iteration's seconds.
 template <typename Body>
-void measure_limit(benchmark::State& state, Limit limit, double units_per_iteration, Body body) {
-  set_threads(state);
-  double seconds = 0;
+double time_iterations(benchmark::State& state, Body body) {
+  double shortest = 0;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
     body();
-    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (shortest == 0 || seconds < shortest) shortest = seconds;
   }
+  return shortest;
+}
+
+// Records the best rate of units per second as the limit for this thread count.
+template <typename Body>
+void measure_limit(benchmark::State& state, Limit limit, double units_per_iteration, Body body) {
+  set_threads(state);
+  const double shortest = time_iterations(state, body);
   double& best = measured_limits()[{limit, state.range(0)}];
-  if (seconds > 0) best = std::max(best, static_cast<double>(state.iterations()) * units_per_iteration / seconds);
+  if (shortest > 0) best = std::max(best, units_per_iteration / shortest);
 }
 
 // The limit loops of runtime/machine_limits.h (the ones explain measures):
@@ -140,19 +150,14 @@ void run_workload(benchmark::State& state, const Workload& w, const char* backen
   }
   auto f = tj::jit(std::function<Tensor(std::vector<Tensor>)>(w.fn), tj::JitOptions{.backend = backend, .fuse = fuse});
   f(inputs);  // trace, compile, warm the pools
-  double seconds = 0;
-  for (auto _ : state) {
-    const auto start = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(f(inputs));
-    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  }
+  const double shortest = time_iterations(state, [&] { benchmark::DoNotOptimize(f(inputs)); });
   const double calls = static_cast<double>(state.iterations());
   state.SetBytesProcessed(static_cast<int64_t>(calls * bytes));
   if (w.flops > 0) state.counters["FLOP/s"] = benchmark::Counter(calls * w.flops, benchmark::Counter::kIsRate);
   auto limit = measured_limits().find({w.limit, state.range(0)});
-  if (!fuse || limit == measured_limits().end() || limit->second <= 0 || seconds <= 0) return;
+  if (!fuse || limit == measured_limits().end() || limit->second <= 0 || shortest <= 0) return;
   constexpr const char* kNames[] = {"", "of_triad", "of_read", "of_fma_peak"};
-  const double achieved = (w.limit == Limit::fma ? calls * w.flops : calls * bytes) / seconds;
+  const double achieved = (w.limit == Limit::fma ? w.flops : bytes) / shortest;
   state.counters[kNames[static_cast<int>(w.limit)]] = achieved / limit->second;
 }
 
