@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include <llvm/IR/InlineAsm.h>
+#include <llvm/IR/IntrinsicsX86.h>
 #include <llvm/Target/TargetMachine.h>
 
 #include "codegen/llvm/dump.h"
@@ -33,6 +34,7 @@ void Emitter::emit() {
     if (k_.steps[s].row_level) row_values_[s] = b_.CreateAlloca(vector_of(k_.steps[s].dtype));
   }
   plan_row_cache();
+  check_streaming_stores();
   for (const Step& step : k_.steps)  // a matmul kernel's row of sums (lowering bounds its length)
     if (step.kind == StepKind::matmul && !blocked_matmul())
       row_sums_ = b_.CreateAlloca(b_.getDoubleTy(), b_.getInt64(k_.inner() * k_.row_block));
@@ -50,7 +52,28 @@ void Emitter::emit() {
       emit_row_block(block);
     });
   }
+  if (streaming_stores_ok_) b_.CreateIntrinsic(llvm::Intrinsic::x86_sse_sfence, {}, {});  // order them before the pool's join
   b_.CreateRetVoid();
+}
+
+bool Emitter::streams_out(const IndexMap& m) const {
+  if (m.dtype != DType::f32 || m.strides.back() != 1) return false;
+  if (k_.rows() * k_.inner() * 4 < kStreamingStoreBytes) return false;
+  if (ranges_over_elements(k_)) return true;
+  const size_t row_dims = k_.domain.size() - k_.inner_dims;
+  return std::all_of(m.strides.begin(), m.strides.begin() + row_dims, [&](int64_t s) { return s % lanes_ == 0; });
+}
+
+void Emitter::check_streaming_stores() {
+  const int64_t vector_bytes = lanes_ * 4;
+  for (const LoopKernel::Store& store : k_.stores) {
+    if (k_.steps[store.step].row_level || !streams_out(store.map)) continue;
+    Value* first = b_.getInt64(store.map.offset);
+    if (ranges_over_elements(k_)) first = b_.CreateAdd(first, fn_->getArg(1));
+    Value* address = b_.CreatePtrToInt(b_.CreateGEP(b_.getFloatTy(), base_[store.map.buffer], first), b_.getInt64Ty());
+    Value* aligned = b_.CreateICmpEQ(b_.CreateAnd(address, b_.getInt64(vector_bytes - 1)), b_.getInt64(0));
+    streaming_stores_ok_ = streaming_stores_ok_ ? b_.CreateAnd(streaming_stores_ok_, aligned) : aligned;
+  }
 }
 
 llvm::Type* Emitter::scalar_of(DType d) {
@@ -252,6 +275,21 @@ void Emitter::store_doubles(Value* v, Value* p, Value* mask) {
   else b_.CreateAlignedStore(v, p, llvm::Align(8));
 }
 
+void Emitter::store_streaming(Value* v, Value* p) {
+  auto* streaming = llvm::BasicBlock::Create(ctx_, "store.streaming", fn_);
+  auto* cached = llvm::BasicBlock::Create(ctx_, "store.cached", fn_);
+  auto* done = llvm::BasicBlock::Create(ctx_, "store.done", fn_);
+  b_.CreateCondBr(streaming_stores_ok_, streaming, cached);
+  b_.SetInsertPoint(streaming);
+  llvm::StoreInst* store = b_.CreateAlignedStore(v, p, llvm::Align(lanes_ * 4));
+  store->setMetadata(llvm::LLVMContext::MD_nontemporal, llvm::MDNode::get(ctx_, {llvm::ConstantAsMetadata::get(b_.getInt32(1))}));
+  b_.CreateBr(done);
+  b_.SetInsertPoint(cached);
+  b_.CreateAlignedStore(v, p, llvm::Align(4));
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+}
+
 Value* Emitter::element_pointers(const IndexMap& m, Value* j, int64_t stride) {
   Value* index = b_.CreateAdd(splat(offsets_.at(&m)), b_.CreateMul(b_.CreateAdd(splat(j), lane_ids()), splat(b_.getInt64(stride))));
   return b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], index);
@@ -293,6 +331,7 @@ void Emitter::store_vector(const IndexMap& m, Value* v, Value* j, Value* mask) {
   if (stride == 1) {
     Value* p = b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], b_.CreateAdd(offsets_.at(&m), j));
     if (mask) b_.CreateMaskedStore(v, p, align, mask);
+    else if (streaming_stores_ok_ && streams_out(m)) store_streaming(v, p);
     else b_.CreateAlignedStore(v, p, align);
   } else {
     b_.CreateMaskedScatter(v, element_pointers(m, j, stride), align, mask ? mask : splat(b_.getInt1(true)));

@@ -203,6 +203,20 @@ class Emitter {
 
   void store_vector(const IndexMap& m, Value* v, Value* j, Value* mask);
 
+  // Outputs too large to stay in the caches (kStreamingStoreBytes) are
+  // written with non-temporal stores: no read of each line before it is
+  // written (a third less memory traffic for a one-in, one-out kernel), and
+  // no eviction of the inputs. They need whole vectors at aligned addresses:
+  // every row starts aligned when the row strides are whole vectors, and the
+  // kernel checks its first address once (streaming_stores_ok_); a kernel
+  // called on unaligned memory or an unaligned range stores through the
+  // cache. Masked tails always do.
+  static constexpr int64_t kStreamingStoreBytes = int64_t{8} << 20;
+  bool streams_out(const IndexMap& m) const;
+  void check_streaming_stores();
+  void store_streaming(Value* v, Value* p);
+  Value* streaming_stores_ok_ = nullptr;  // i1, null when no store streams
+
   // ---- reductions ----
   Value* identity(const Step& s);
 

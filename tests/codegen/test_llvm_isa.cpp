@@ -44,7 +44,7 @@ std::vector<std::pair<std::string, tj::LoopKernel>> example_kernels() {
           }
           std::string why;
           if (std::optional<tj::LoopKernel> loop = tj::lower_kernel(kernels[k], layouts, &why))
-            out.emplace_back(fmt::format("{} @{} kernel {}", entry.path().filename().string(), f.name(), k), *loop);
+            out.emplace_back(fmt::format("{}/{} @{} kernel {}", dir, entry.path().filename().string(), f.name(), k), *loop);
         }
       }
     }
@@ -68,4 +68,25 @@ TEST(LlvmIsa, EveryExampleKernelAssemblesForAvx2AndAvx512) {
     masked += std::regex_search(avx512, mask) ? 1 : 0;
   }
   EXPECT_GE(masked, static_cast<int>(kernels.size()) / 2) << "AVX-512 tails use mask registers";
+}
+
+TEST(LlvmIsa, LargeOutputsStreamPastTheCaches) {
+  // The demo's one-in, one-out kernels write 16 MiB or more: non-temporal
+  // stores, fenced before the kernel returns. The small examples of
+  // examples/ir stay in the cache.
+  int streaming = 0;
+  for (const auto& [name, loop] : example_kernels()) {
+    const bool large = loop.rows() * loop.inner() * 4 >= (int64_t{16} << 20) && loop.packed_b_step < 0;
+    for (const tj::Isa& isa : {tj::Isa{"avx512", 16}, tj::Isa{"avx2", 8}}) {
+      const std::string code = tj::llvm_backend::assemble_loop_kernel(loop, isa);
+      const bool streams = std::regex_search(code, std::regex("vmovnt(ps|pd|dq)"));
+      if (std::regex_search(name, std::regex("^examples/demo/(gelu|softmax|layernorm|bias_relu)"))) {
+        EXPECT_TRUE(large && streams) << name << " (" << isa.name << ") should stream its output";
+        EXPECT_NE(code.find("sfence"), std::string::npos) << name;
+      }
+      if (!large) EXPECT_FALSE(streams) << name << " is small, yet streams its output";
+      streaming += streams;
+    }
+  }
+  EXPECT_GE(streaming, 8);
 }

@@ -62,7 +62,8 @@ using Fn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 // code. With `sums_of_products`, an element may differ by 8 float32 epsilons
 // of the largest result instead: a dot product that cancels to near zero
 // keeps the rounding of its terms, whose size is the result's scale.
-void expect_llvm_matches(const Fn& fn, const std::vector<Tensor>& inputs, const std::string& what, bool sums_of_products = false) {
+void expect_llvm_matches(const Fn& fn, const std::vector<Tensor>& inputs, const std::string& what, bool sums_of_products = false,
+                         int64_t max_ulps = kMaxUlps) {
   auto reference = tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "interp"});
   auto native = tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "llvm"});
   const std::vector<Tensor> expected = reference(inputs), got = native(inputs);
@@ -78,7 +79,7 @@ void expect_llvm_matches(const Fn& fn, const std::vector<Tensor>& inputs, const 
     for (size_t i = 0; i < e.size(); ++i) {
       if (sums_of_products && std::fabs(e[i] - g[i]) <= 8 * FLT_EPSILON * scale) continue;
       const int64_t d = ulps(static_cast<float>(e[i]), static_cast<float>(g[i]));
-      ASSERT_LE(d, kMaxUlps) << what << " result " << r << " element " << i << ": expected " << e[i] << ", got " << g[i];
+      ASSERT_LE(d, max_ulps) << what << " result " << r << " element " << i << ": expected " << e[i] << ", got " << g[i];
     }
   }
 }
@@ -178,6 +179,30 @@ TEST_F(LlvmKernels, RowKernels) {
                       {special_values({33, 5}, 10)}, "column reductions");
   expect_llvm_matches([](const auto& in) { return std::vector{tj::exp(in[0]), tj::exp(in[0]).sum({1})}; },
                       {Tensor::randn({6, 300}, 11)}, "exp and its row sums, written once");
+}
+
+TEST_F(LlvmKernels, LargeOutputsWithStreamingStores) {
+  // Outputs of 8 MiB or more are written with non-temporal stores where the
+  // kernel's first address is aligned; an application's parallel_for that
+  // splits at odd elements makes every chunk but the first unaligned, so
+  // both ways of storing run, and both must give the interpreter's values.
+  const Tensor flat = special_values({(int64_t{1} << 21) + 5}, 20), rows = Tensor::randn({2049, 1024}, 21);
+  const auto elementwise = [](const auto& in) { return std::vector{tj::exp(in[0]) * 2.0 + 1.0}; };
+  const auto softmax = [](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; };
+  // exp(x - max) and the row's sum each within 1 ulp of the reference's
+  // (measured), the quotient rounded once more: up to 3 ulps over these rows.
+  constexpr int64_t kSoftmaxUlps = 4;
+  expect_llvm_matches(elementwise, {flat}, "a large elementwise kernel");
+  expect_llvm_matches(softmax, {rows}, "a large softmax", false, kSoftmaxUlps);
+  tj::set_parallel_for([](int64_t count, int64_t, const tj::RangeBody& body) {
+    for (int64_t begin = 0; begin < count; begin += 1000003) body(begin, std::min(count, begin + 1000003));
+  });
+  expect_llvm_matches(elementwise, {flat}, "a large elementwise kernel in chunks at odd elements");
+  expect_llvm_matches(softmax, {rows}, "a large softmax in chunks", false, kSoftmaxUlps);
+  tj::set_parallel_for({});
+  // Rows of an odd length (not whole vectors) store through the cache.
+  expect_llvm_matches([](const auto& in) { return std::vector{tj::relu(in[0] + in[1])}; },
+                      {Tensor::randn({2049, 1025}, 22), Tensor::randn({1025}, 23)}, "a large kernel of odd rows");
 }
 
 TEST_F(LlvmKernels, MatmulWithEpilogues) {
