@@ -66,17 +66,17 @@ void measure_limit(benchmark::State& state, Limit limit, double units_per_iterat
 // The limit loops of runtime/machine_limits.h (the ones explain measures):
 // a = b + 3 c, the sum of b + c, and a register-resident FMA loop.
 void triad(benchmark::State& state) {
-  std::vector<float> a(kStreamElements), b(kStreamElements, 1.0f), c(kStreamElements, 2.0f);
+  const auto a = tj::stream_array(kStreamElements, 0.0f), b = tj::stream_array(kStreamElements, 1.0f), c = tj::stream_array(kStreamElements, 2.0f);
   measure_limit(state, Limit::triad, kStreamElements * 12.0, [&] {
-    tj::limit_loops::triad(a.data(), b.data(), c.data(), kStreamElements);
-    benchmark::DoNotOptimize(a.data());
+    tj::limit_loops::triad(a.get(), b.get(), c.get(), kStreamElements);
+    benchmark::DoNotOptimize(a.get());
   });
   state.SetBytesProcessed(state.iterations() * kStreamElements * 12);
 }
 
 void read(benchmark::State& state) {
-  std::vector<float> b(kStreamElements, 1.0f), c(kStreamElements, 2.0f);
-  measure_limit(state, Limit::read, kStreamElements * 8.0, [&] { benchmark::DoNotOptimize(tj::limit_loops::read(b.data(), c.data(), kStreamElements)); });
+  const auto b = tj::stream_array(kStreamElements, 1.0f), c = tj::stream_array(kStreamElements, 2.0f);
+  measure_limit(state, Limit::read, kStreamElements * 8.0, [&] { benchmark::DoNotOptimize(tj::limit_loops::read(b.get(), c.get(), kStreamElements)); });
   state.SetBytesProcessed(state.iterations() * kStreamElements * 8);
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "ir/aligned_memory.h"
 #include "ir/error.h"
 
 namespace tj {
@@ -31,7 +32,7 @@ std::shared_ptr<void> allocate(int64_t bytes, const Shape& shape, DType dtype) {
     fail("cannot allocate {} bytes for {}: more than this machine's memory", bytes,
          type_to_string({dtype, shape}));
   const size_t rounded = static_cast<size_t>((bytes + 63) / 64 * 64 + 64);
-  void* p = std::aligned_alloc(64, rounded);
+  void* p = allocate_aligned(rounded);
   if (!p) fail("cannot allocate {} bytes for {}", bytes, type_to_string({dtype, shape}));
   std::memset(p, 0, rounded);
   return std::shared_ptr<void>(p, std::free);

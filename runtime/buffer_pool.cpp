@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 
+#include "ir/aligned_memory.h"
 #include "ir/error.h"
 
 namespace tj {
@@ -26,7 +27,7 @@ std::shared_ptr<void> BufferPool::acquire(int64_t bytes) {
       free_.erase(it);
     }
   }
-  if (!block) block = std::aligned_alloc(64, static_cast<size_t>(rounded));
+  if (!block) block = allocate_aligned(static_cast<size_t>(rounded));
   if (!block) fail("cannot allocate {} bytes", rounded);
   std::weak_ptr<BufferPool> pool = weak_from_this();
   return std::shared_ptr<void>(block, [pool, rounded](void* p) {

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <vector>
 
+#include "ir/aligned_memory.h"
+#include "ir/error.h"
 #include "runtime/parallel.h"
 
 namespace tj {
@@ -32,10 +34,10 @@ double best_rate(double units, Body body) {
 
 MachineLimits measure(int threads) {
   MachineLimits limits{.threads = threads};
-  std::vector<float> a(kStreamFloats), b(kStreamFloats, 1.0f), c(kStreamFloats, 2.0f);
-  limits.triad_bytes_per_s = best_rate(kStreamFloats * 12.0, [&] { limit_loops::triad(a.data(), b.data(), c.data(), kStreamFloats); });
+  const StreamArray a = stream_array(kStreamFloats, 0.0f), b = stream_array(kStreamFloats, 1.0f), c = stream_array(kStreamFloats, 2.0f);
+  limits.triad_bytes_per_s = best_rate(kStreamFloats * 12.0, [&] { limit_loops::triad(a.get(), b.get(), c.get(), kStreamFloats); });
   float sum = 0;
-  limits.read_bytes_per_s = best_rate(kStreamFloats * 8.0, [&] { sum += limit_loops::read(b.data(), c.data(), kStreamFloats); });
+  limits.read_bytes_per_s = best_rate(kStreamFloats * 8.0, [&] { sum += limit_loops::read(b.get(), c.get(), kStreamFloats); });
   std::vector<float> sinks(threads);
   limits.fma_flops_per_s = best_rate(static_cast<double>(kFmaTrips) * 12 * 8 * 2 * threads, [&] {
     parallel_for(threads, 1, [&](int64_t begin, int64_t end) {
@@ -48,6 +50,13 @@ MachineLimits measure(int threads) {
 }
 
 }  // namespace
+
+StreamArray stream_array(int64_t n, float value) {
+  StreamArray array(static_cast<float*>(allocate_aligned(static_cast<size_t>(n) * sizeof(float))), std::free);
+  if (!array) fail("cannot allocate {} floats for the machine limits", n);
+  std::fill(array.get(), array.get() + n, value);
+  return array;
+}
 
 namespace limit_loops {
 

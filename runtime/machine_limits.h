@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 namespace tj {
 
@@ -19,6 +20,12 @@ const MachineLimits& machine_limits();
 
 // The loops behind the limits, split across the pool as kernels are
 // (bench/ times the same ones with Google Benchmark).
+// n floats set to `value`, in the memory tensors get (ir/aligned_memory.h:
+// huge pages for large arrays), so that the limits and the kernels they
+// measure stream through the same kind of pages.
+using StreamArray = std::unique_ptr<float[], void (*)(void*)>;
+StreamArray stream_array(int64_t n, float value);
+
 namespace limit_loops {
 void triad(float* a, const float* b, const float* c, int64_t n);  // a = b + 3 c
 float read(const float* b, const float* c, int64_t n);            // sum of b + c
