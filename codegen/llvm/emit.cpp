@@ -191,13 +191,13 @@ void Emitter::inner_loop(Value* from, Value* to, int pass) {
   finish_reductions(pass);
 }
 
-int Emitter::unroll(int pass) const {
+Emitter::Unroll Emitter::unroll(int pass) const {
   static const std::set<Op> kLongChains = {Op::exp, Op::log, Op::tanh, Op::sigmoid, Op::erf, Op::pow};
   for (const Step& step : k_.steps)
-    if (step.kind == StepKind::reduce && step.pass == pass) return kMaxUnroll;
+    if (step.kind == StepKind::reduce && step.pass == pass) return {kMaxUnroll, k_.inner() >= kStreamsApartElements};
   for (const Step& step : k_.steps)
-    if (step.kind == StepKind::compute && kLongChains.contains(step.op)) return 1;
-  return kMaxUnroll;
+    if (step.kind == StepKind::compute && kLongChains.contains(step.op)) return {1};
+  return {kMaxUnroll};
 }
 
 void Emitter::body(Value* j, Value* mask, int pass, int slot) {

@@ -205,6 +205,19 @@ TEST_F(LlvmKernels, LargeOutputsWithStreamingStores) {
                       {Tensor::randn({2049, 1025}, 22), Tensor::randn({1025}, 23)}, "a large kernel of odd rows");
 }
 
+TEST_F(LlvmKernels, LongRowsReadAsTwoStreams) {
+  // Reductions over rows of 2^14 elements or more take their two vectors
+  // per trip from the row's two halves; the rest of the row (an odd number
+  // of vectors, then a tail) follows.
+  for (const tj::Shape& shape : std::vector<tj::Shape>{{3, 16384}, {2, 16384 + 8 * 3 + 5}, {(int64_t{1} << 20) + 7}}) {
+    const std::string at = " on " + tj::shape_to_string(shape);
+    const Tensor x = special_values(shape, 30), clean = Tensor::randn(shape, 31);
+    expect_llvm_matches([](const auto& in) { return std::vector{in[0].max({-1}), in[0].min({-1}, true)}; }, {x}, "max, min" + at);
+    expect_llvm_matches([](const auto& in) { return std::vector{in[0].sum({-1}), in[0].mean({-1})}; }, {clean}, "sum, mean" + at);
+    expect_llvm_matches([](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; }, {clean}, "softmax" + at);
+  }
+}
+
 TEST_F(LlvmKernels, MatmulWithEpilogues) {
   struct Case {
     tj::Shape a, b;
