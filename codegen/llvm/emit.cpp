@@ -187,20 +187,40 @@ void Emitter::inner_loop(Value* from, Value* to, int pass) {
   for (auto& [s, slots] : accumulators_)
     if (k_.steps[s].pass == pass)
       for (Value* slot : slots) b_.CreateStore(identity(k_.steps[s]), slot);
-  vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot); }, unroll(pass));
+  if (reduces_cached_values(pass)) {
+    vector_loop(from, to, [&](Value* j, Value* mask, int) { body(j, mask, pass, 0, Part::compute); }, {1});
+    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::reduce); }, {kMaxUnroll});
+  } else {
+    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::all); }, unroll(pass));
+  }
   finish_reductions(pass);
 }
 
-Emitter::Unroll Emitter::unroll(int pass) const {
-  static const std::set<Op> kLongChains = {Op::exp, Op::log, Op::tanh, Op::sigmoid, Op::erf, Op::pow};
-  for (const Step& step : k_.steps)
-    if (step.kind == StepKind::reduce && step.pass == pass) return {kMaxUnroll, k_.inner() >= kStreamsApartElements};
-  for (const Step& step : k_.steps)
-    if (step.kind == StepKind::compute && kLongChains.contains(step.op)) return {1};
-  return {kMaxUnroll};
+bool Emitter::reduces_cached_values(int pass) const {
+  if (unroll(pass).apart || !has_long_chains()) return false;
+  bool reduces = false;
+  for (const Step& step : k_.steps) {
+    if (step.kind != StepKind::reduce || step.pass != pass) continue;
+    const auto cached = row_cache_.find(step.args[0]);
+    if (cached == row_cache_.end() || cached->second.first_pass != pass) return false;
+    reduces = true;
+  }
+  return reduces;
 }
 
-void Emitter::body(Value* j, Value* mask, int pass, int slot) {
+bool Emitter::has_long_chains() const {
+  static const std::set<Op> kLongChains = {Op::exp, Op::log, Op::tanh, Op::sigmoid, Op::erf, Op::pow};
+  return std::any_of(k_.steps.begin(), k_.steps.end(),
+                     [](const Step& step) { return step.kind == StepKind::compute && kLongChains.contains(step.op); });
+}
+
+Emitter::Unroll Emitter::unroll(int pass) const {
+  for (const Step& step : k_.steps)
+    if (step.kind == StepKind::reduce && step.pass == pass) return {kMaxUnroll, k_.inner() >= kStreamsApartElements};
+  return {has_long_chains() ? 1 : kMaxUnroll};
+}
+
+void Emitter::body(Value* j, Value* mask, int pass, int slot, Part part) {
   std::map<int, Value*> values;
   std::function<Value*(int)> value = [&](int s) -> Value* {
     if (auto it = values.find(s); it != values.end()) return it->second;
@@ -217,13 +237,17 @@ void Emitter::body(Value* j, Value* mask, int pass, int slot) {
       store_floats(v, b_.CreateGEP(b_.getFloatTy(), cached->second.buffer, j), mask);
     return values[s] = v;
   };
-  const bool last = pass == k_.passes - 1;
-  for (size_t s = 0; s < k_.steps.size(); ++s) {
+  if (part == Part::compute)
+    for (const auto& [s, cached] : row_cache_)
+      if (cached.first_pass == pass) value(s);
+  for (size_t s = 0; s < k_.steps.size() && part != Part::compute; ++s) {
     const Step& step = k_.steps[s];
     if (step.kind != StepKind::reduce || step.pass != pass) continue;
-    accumulate(step, s, value(step.args[0]), mask, slot);
+    Value* x = part == Part::reduce ? load_floats(b_.CreateGEP(b_.getFloatTy(), row_cache_.at(step.args[0]).buffer, j), mask)
+                                    : value(step.args[0]);
+    accumulate(step, s, x, mask, slot);
   }
-  if (!last) return;
+  if (pass != k_.passes - 1 || part == Part::reduce) return;
   for (const LoopKernel::Store& store : k_.stores)
     if (!k_.steps[store.step].row_level) store_vector(store.map, value(store.step), j, mask);
 }

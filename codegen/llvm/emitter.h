@@ -149,8 +149,19 @@ class Emitter {
   static constexpr int64_t kStreamsApartElements = int64_t{1} << 14;
 
   // One vector of elements starting at inner index j (all lanes, or
-  // `mask`'s), accumulating reductions into accumulator `slot`.
-  void body(Value* j, Value* mask, int pass, int slot);
+  // `mask`'s), accumulating reductions into accumulator `slot`: all of the
+  // pass's work, or only its computation of values the row caches, or only
+  // its reductions of such values, read back from the row cache.
+  enum class Part { all, compute, reduce };
+  void body(Value* j, Value* mask, int pass, int slot, Part part);
+
+  // Whether pass `pass` runs as two loops over the row: one computing the
+  // long math (one vector per trip) into the row cache, then one reducing
+  // the cached values (two per trip, from L1). In one loop, the math and
+  // the double accumulators spill registers, and each spilled accumulator
+  // chains through memory (softmax on 64K floats in cache: 64 -> 60 us).
+  bool reduces_cached_values(int pass) const;
+  bool has_long_chains() const;  // transcendental math anywhere in the kernel
 
   // The matmul rows `rows` into `row_sums_` (one double per output column
   // and row). Register tiles: for each vector of columns, the rows' sums stay
