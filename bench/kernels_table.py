@@ -38,7 +38,9 @@ def main(path):
     print(f"bench_kernels, {context.get('date', '')}, {context.get('host_name', '')}: "
           f"{context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz. "
           "Eager = one kernel per op, fused = the pass pipeline's kernels, both LLVM code; "
-          "limit = the fused kernel's rate over the machine's limit measured in the same run.\n")
+          "fused vs limit = the fused kernel's best call against the limit loop's best run in the same process "
+          "(the triad writes with streaming stores, as the kernels write large outputs; memory-bound workloads "
+          "take turns over copies of their inputs, twice the last-level cache in all, so each call reads from memory).\n")
     print("| workload | threads | eager | fused | speedup | fused vs limit |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, (ms, b) in runs.items():
@@ -57,7 +59,7 @@ def main(path):
         if name.startswith("compile/"):
             print(f"\nCompile time, {name.split('/')[1]}: {ms:.1f} ms (trace, passes and LLVM for one kernel).")
     text = ", ".join(f"{k} {v / 1e9:.1f} {'GFLOP/s' if k == 'fma' else 'GB/s'} at {t}T" for (k, t), v in sorted(limits.items()))
-    print(f"\nLimits measured: {text}.")
+    print(f"\nLimits measured (median of the repetitions' mean rates): {text}.")
 
 
 if __name__ == "__main__":
