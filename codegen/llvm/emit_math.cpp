@@ -274,9 +274,12 @@ Value* tanh_f(llvm::IRBuilder<>& b, Value* x) {
   auto* t = x->getType();
   auto* ints = llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(t));
   auto fma = [&](Value* p, Value* q, Value* r) { return b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {p, q, r}); };
-  Value* ax = unary(b, llvm::Intrinsic::fabs, x);
-  Value* y = clamp_below(b, b.CreateFMul(ax, splat(b, x, -2.0)), -30.0);
-  Value* rounded = fma(y, splat(b, x, kLog2e), splat(b, x, kRoundingMagic));
+  // |x| clamped at 15 (y at -30); y = -2|x| is exact, and n comes from |x|
+  // with the same product (-2 log2e, as a float, is exactly twice
+  // log2e's), one multiply shorter than from y.
+  Value* ax = clamp_above(b, unary(b, llvm::Intrinsic::fabs, x), 15.0);
+  Value* y = b.CreateFMul(ax, splat(b, x, -2.0));
+  Value* rounded = fma(ax, splat(b, x, -2.0 * static_cast<float>(kLog2e)), splat(b, x, kRoundingMagic));
   Value* r = fma(b.CreateFSub(rounded, splat(b, x, kRoundingMagic)), splat(b, x, -M_LN2), y);
   Value* q = estrin(b, r, {1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5});
   Value* em = fma(b.CreateFMul(r, r), q, r);
