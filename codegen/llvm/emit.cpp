@@ -409,15 +409,27 @@ void Emitter::finish_reductions(int pass) {
       Value* more = b_.CreateLoad(accumulator_type(step), slots[u]);
       acc = step.op == Op::max || step.op == Op::min ? extremum(step.op, acc, more) : b_.CreateFAdd(acc, more);
     }
+    // The lanes fold in halves (8 -> 4 -> 2 -> 1): a chain log2(lanes) steps
+    // deep instead of lanes - 1, which every row waits for before its next pass.
+    auto halves = [&](Value* v, int width) {
+      std::vector<int> low(width), high(width);
+      for (int i = 0; i < width; ++i) low[i] = i, high[i] = width + i;
+      return std::pair{b_.CreateShuffleVector(v, low), b_.CreateShuffleVector(v, high)};
+    };
+    Value* compensation = llvm::Constant::getNullValue(acc->getType());
+    for (int width = lanes_ / 2; width >= 1; width /= 2) {
+      auto [low, high] = halves(acc, width);
+      if (step.op == Op::max || step.op == Op::min) {
+        acc = extremum(step.op, low, high);
+        continue;
+      }
+      auto [compensation_low, compensation_high] = halves(compensation, width);
+      std::tie(acc, compensation) = compensated_add(low, b_.CreateFAdd(compensation_low, compensation_high), high);
+    }
     Value* total = b_.CreateExtractElement(acc, uint64_t{0});
-    if (step.op == Op::max || step.op == Op::min) {
-      for (int lane = 1; lane < lanes_; ++lane) total = extremum(step.op, total, b_.CreateExtractElement(acc, lane));
-    } else {
-      Value* compensation = llvm::ConstantFP::get(b_.getDoubleTy(), 0.0);
-      for (int lane = 1; lane < lanes_; ++lane)
-        std::tie(total, compensation) = compensated_add(total, compensation, b_.CreateExtractElement(acc, lane));
+    if (step.op != Op::max && step.op != Op::min) {
       Value* finite = b_.CreateFCmpOLT(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, total), llvm::ConstantFP::getInfinity(total->getType()));
-      total = b_.CreateSelect(finite, b_.CreateFAdd(total, compensation), total);
+      total = b_.CreateSelect(finite, b_.CreateFAdd(total, b_.CreateExtractElement(compensation, uint64_t{0})), total);
     }
     if (step.op == Op::mean) total = b_.CreateFDiv(total, llvm::ConstantFP::get(b_.getDoubleTy(), static_cast<double>(k_.inner())));
     if (total->getType() != b_.getFloatTy()) total = b_.CreateFPTrunc(total, b_.getFloatTy());
