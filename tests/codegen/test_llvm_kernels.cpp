@@ -229,8 +229,9 @@ TEST_F(LlvmKernels, MatmulWithEpilogues) {
       {{64, 100}, {100, 70}, false},
       // B per batch, rows in blocks of 4 within each batch.
       {{2, 8, 13}, {2, 13, 19}, false},
-      // Cache-blocked: 3 groups of row blocks (the last of 2 rows), 3 column blocks (the last of 4 columns), 2 k blocks.
-      {{70, 300}, {300, 260}, false},
+      // Cache-blocked: 3 groups of 8 row blocks of 6 (the last group 1 block of 4 rows), 3 column blocks (the
+      // last of 4 columns), 2 k blocks.
+      {{100, 300}, {300, 260}, false},
   };
   for (const Case& c : cases) {
     const std::string at = tj::shape_to_string(c.a) + " @ " + tj::shape_to_string(c.b) + (c.transpose_b ? "^T" : "");
