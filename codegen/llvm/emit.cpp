@@ -13,6 +13,7 @@
 #include "codegen/llvm/dump.h"
 #include "codegen/llvm/emitter.h"
 #include "codegen/llvm/jit.h"
+#include "codegen/llvm/pipeline.h"
 #include "codegen/target.h"
 #include "ir/error.h"
 
@@ -187,7 +188,9 @@ void Emitter::inner_loop(Value* from, Value* to, int pass) {
   for (auto& [s, slots] : accumulators_)
     if (k_.steps[s].pass == pass)
       for (Value* slot : slots) b_.CreateStore(identity(k_.steps[s]), slot);
-  if (reduces_cached_values(pass)) {
+  if (may_pipeline(pass)) {
+    pipelined_loop(from, to, pass);
+  } else if (reduces_cached_values(pass)) {
     vector_loop(from, to, [&](Value* j, Value* mask, int) { body(j, mask, pass, 0, Part::compute); }, {1});
     vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::reduce); }, {kMaxUnroll});
   } else {
@@ -208,6 +211,35 @@ bool Emitter::reduces_cached_values(int pass) const {
   return reduces;
 }
 
+bool Emitter::may_pipeline(int pass) const {
+  if (pass != k_.passes - 1 || !has_long_chains()) return false;
+  const bool reduces = std::any_of(k_.steps.begin(), k_.steps.end(), [&](const Step& s) { return s.kind == StepKind::reduce && s.pass == pass; });
+  const bool caches = std::any_of(row_cache_.begin(), row_cache_.end(), [&](const auto& cached) { return cached.second.first_pass == pass; });
+  return !reduces && !caches;
+}
+
+void Emitter::pipelined_loop(Value* from, Value* to, int pass) {
+  llvm::BasicBlock* resume = b_.GetInsertBlock();
+  LoopBody proto;
+  proto.block = llvm::BasicBlock::Create(ctx_, "pipeline.body", fn_);  // unreachable, erased after use
+  b_.SetInsertPoint(proto.block);
+  proto.index = b_.CreatePHI(b_.getInt64Ty(), 0, "j");
+  body(proto.index, nullptr, pass, 0, Part::values, &proto.results);
+  b_.SetInsertPoint(resume);
+  const int stages = pipeline_stages(proto);
+  auto plain_body = [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::all); };
+  if (stages < 2) {
+    discard_loop_body(proto);
+    return vector_loop(from, to, plain_body, unroll(pass));
+  }
+  Value* j = emit_pipelined_loop(b_, proto, stages, from, to, lanes_, [&](Value* at, const std::vector<Value*>& values) {
+    size_t v = 0;
+    for (const LoopKernel::Store& store : k_.stores)
+      if (!k_.steps[store.step].row_level) store_vector(store.map, values[v++], at, nullptr);
+  });
+  masked_tail(j, to, plain_body);
+}
+
 bool Emitter::has_long_chains() const {
   static const std::set<Op> kLongChains = {Op::exp, Op::log, Op::tanh, Op::sigmoid, Op::erf, Op::pow};
   return std::any_of(k_.steps.begin(), k_.steps.end(),
@@ -220,7 +252,7 @@ Emitter::Unroll Emitter::unroll(int pass) const {
   return {has_long_chains() ? 1 : kMaxUnroll};
 }
 
-void Emitter::body(Value* j, Value* mask, int pass, int slot, Part part) {
+void Emitter::body(Value* j, Value* mask, int pass, int slot, Part part, std::vector<Value*>* stored) {
   std::map<int, Value*> values;
   std::function<Value*(int)> value = [&](int s) -> Value* {
     if (auto it = values.find(s); it != values.end()) return it->second;
@@ -248,8 +280,11 @@ void Emitter::body(Value* j, Value* mask, int pass, int slot, Part part) {
     accumulate(step, s, x, mask, slot);
   }
   if (pass != k_.passes - 1 || part == Part::reduce) return;
-  for (const LoopKernel::Store& store : k_.stores)
-    if (!k_.steps[store.step].row_level) store_vector(store.map, value(store.step), j, mask);
+  for (const LoopKernel::Store& store : k_.stores) {
+    if (k_.steps[store.step].row_level) continue;
+    if (part == Part::values) stored->push_back(value(store.step));
+    else store_vector(store.map, value(store.step), j, mask);
+  }
 }
 
 Value* Emitter::load_floats(Value* p, Value* mask) {

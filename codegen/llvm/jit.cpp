@@ -24,6 +24,7 @@
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include "codegen/llvm/constant_table.h"
 #include "codegen/llvm/dump.h"
 #include "codegen/target.h"
 #include "ir/error.h"
@@ -106,6 +107,7 @@ void optimize(llvm::Module& module, llvm::TargetMachine& machine) {
   llvm::ModulePassManager pipeline;
   pipeline.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(kernel)));
   pipeline.run(module, modules);
+  load_constants_from_table(module);
 }
 
 namespace {
@@ -151,7 +153,10 @@ std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> con
   module->setTargetTriple(j.lljit->getTargetTriple().str());
   std::string problems;
   llvm::raw_string_ostream out(problems);
-  if (llvm::verifyModule(*module, &out)) fail("llvm: the emitted module is invalid: {}", out.str());
+  if (llvm::verifyModule(*module, &out)) {
+    module.reset();  // before its context: the parameters' destruction order is the compiler's
+    fail("llvm: the emitted module is invalid: {}", out.str());
+  }
   {
     std::lock_guard lock(j.mutex);  // unique symbol names per module
     module->getFunction(entry_name)->setName(entry_name + "_" + std::to_string(j.next_module++));

@@ -218,6 +218,38 @@ TEST_F(LlvmKernels, LongRowsReadAsTwoStreams) {
   }
 }
 
+TEST_F(LlvmKernels, PipelinedLongChains) {
+  // Kernels that only compute and store, with long straight-line math (tanh,
+  // GELU), run software-pipelined in up to 4 stages (codegen/llvm/pipeline.h):
+  // the first trips fill the pipeline and the last drain it, with each
+  // stage's vector clamped into the range. So: 0 to 7 whole vectors at 8 and
+  // 16 lanes, tails, strided, reversed and broadcast inputs, two outputs, a
+  // row kernel's last pass and a matmul's epilogue.
+  const auto gelu = [](const Tensor& x) { return x * 0.5 * (tj::tanh((x + x * x * x * 0.044715) * 0.7978845608) + 1.0); };
+  // 1 + tanh(u) cancels for negative u: tanh's last-ulp differences near -1
+  // are absolute errors of ~6e-8, so GELU compares at the results' scale
+  // (clean inputs), tanh alone in ulps (special values too).
+  constexpr bool kAtScale = true;
+  for (int64_t n : {0, 1, 8, 15, 16, 24, 31, 32, 40, 48, 49, 56, 63, 64, 97, 112, 1000}) {
+    const std::string at = " on " + std::to_string(n);
+    expect_llvm_matches([&](const auto& in) { return std::vector{tj::tanh(in[0])}; }, {special_values({3, n}, 40)}, "tanh" + at);
+    expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0])}; }, {Tensor::randn({n}, 41) * 3.0}, "gelu" + at, kAtScale);
+  }
+  const Tensor base = Tensor::randn({41, 37}, 42) * 3.0;
+  for (const Tensor& x : {base.T(), base.slice({0, 1}, {41, 37}, {2, 3}), base.slice({40, 0}, {-42, 37}, {-1, 1})})
+    expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0])}; }, {x}, "gelu of strided " + x.to_string(), kAtScale);
+  expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0] + in[1])}; }, {base, Tensor::randn({37}, 43)},
+                      "gelu of a broadcast sum", kAtScale);
+  expect_llvm_matches([&](const auto& in) { return std::vector{tj::tanh(in[0]), gelu(in[0])}; }, {base}, "tanh and gelu, two outputs",
+                      kAtScale);
+  expect_llvm_matches([&](const auto& in) { return std::vector{tj::tanh(in[0] - in[0].mean({-1}, true))}; }, {base},
+                      "tanh after a row mean");
+  for (const auto& [a, b] : std::vector<std::pair<tj::Shape, tj::Shape>>{{{5, 20}, {20, 37}}, {{100, 300}, {300, 260}}})
+    expect_llvm_matches([&](const auto& in) { return std::vector{gelu(tj::matmul(in[0], in[1]) + in[2])}; },
+                        {Tensor::randn(a, 44), Tensor::randn(b, 45), Tensor::randn({b[1]}, 46)},
+                        "gelu epilogue of " + tj::shape_to_string(a) + " @ " + tj::shape_to_string(b), kAtScale);
+}
+
 TEST_F(LlvmKernels, MatmulWithEpilogues) {
   struct Case {
     tj::Shape a, b;

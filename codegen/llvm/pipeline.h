@@ -1,0 +1,47 @@
+// Software pipelining of a vector loop whose body is one long dependency
+// chain (GELU's tanh, ~75 cycles from load to store). The core overlaps
+// consecutive vectors only as far as its schedulers reach: instructions that
+// wait on the chain fill them, and the loop runs at the chain's latency over
+// the few vectors in flight, not at the throughput of its ports. Split into
+// stages by estimated latency, each trip runs the last stage of an old
+// vector, ..., the first stage of a new one: every stage's inputs were
+// computed a trip or more earlier, so the instructions waiting at any time
+// are one stage's, not the whole chain's. Internal to the LLVM backend.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include <llvm/IR/IRBuilder.h>
+
+namespace tj::llvm_backend {
+
+// One vector's work, emitted into a block of its own (in the function, no
+// predecessors) with
+// `index` a placeholder for the vector's first element: its loads and math,
+// and `results`, the values that the loop stores (the stores themselves are
+// the caller's, emitted by `store` below).
+struct LoopBody {
+  llvm::BasicBlock* block = nullptr;
+  llvm::PHINode* index = nullptr;
+  std::vector<llvm::Value*> results;
+};
+
+// How many stages `body` splits into: its critical path (estimated
+// latencies) over kStageCycles, at most kMaxStages. 1 when the path is short
+// or the body is not a single block (math with a cold branch): no pipelining.
+int pipeline_stages(const LoopBody& body);
+
+// Emits at b's insert point, for every whole vector j of [from, to) (steps
+// of `lanes`), body's computation in `stages` stages, and store(j, results)
+// in the last; then deletes body.block. Returns where the whole vectors end
+// (a masked tail's start). Each stage's vector index is clamped into the
+// range, so the trips that fill and drain the pipeline read valid memory;
+// only trips whose last stage holds a real vector store.
+llvm::Value* emit_pipelined_loop(llvm::IRBuilder<>& b, LoopBody body, int stages, llvm::Value* from, llvm::Value* to, int lanes,
+                                 const std::function<void(llvm::Value*, const std::vector<llvm::Value*>&)>& store);
+
+// Deletes a body that is not pipelined, with any blocks its math branched to.
+void discard_loop_body(LoopBody& body);
+
+}  // namespace tj::llvm_backend
