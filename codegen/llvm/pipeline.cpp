@@ -91,9 +91,14 @@ Value* emit_pipelined_loop(llvm::IRBuilder<>& b, LoopBody body, int stages, Valu
   Schedule s = schedule(body);
   for (const auto& [i, start] : s.start) s.stage[i] = std::min(stages - 1, start * stages / std::max(s.critical_path, 1));
   // A mask (a compare's result) moves to the stage of its first user: x86
-  // keeps no vector of i1, and carrying one costs a pack and an unpack.
+  // keeps no vector of i1, and carrying one costs a pack and an unpack. So
+  // do negations and bit casts, which cost nothing next to their user (an
+  // FMA takes the negation in): carried, they would be an instruction more.
+  auto moves_to_user = [](const Instruction& i) {
+    return i.getType()->getScalarType()->isIntegerTy(1) || i.getOpcode() == Instruction::FNeg || i.getOpcode() == Instruction::BitCast;
+  };
   for (Instruction& i : llvm::reverse(*body.block)) {
-    if (!s.stage.contains(&i) || !i.getType()->getScalarType()->isIntegerTy(1)) continue;
+    if (!s.stage.contains(&i) || !moves_to_user(i)) continue;
     int first_use = stages - 1;
     for (const llvm::User* user : i.users())
       if (const auto* u = llvm::dyn_cast<Instruction>(user); u && s.stage.contains(u)) first_use = std::min(first_use, s.stage.at(u));
