@@ -34,42 +34,35 @@ bool is_vector_splat(const llvm::Value* v) {
   return element->isFloatingPointTy() || (element->isIntegerTy() && element->getIntegerBitWidth() >= 8);
 }
 
-// One load per constant and block, before its first use there: a compare
-// and the select that picks by it (a min or a max) then share it, as the
-// instruction selector needs.
+// Each constant is loaded once, at the function's entry: where registers
+// suffice it stays in one (hoisted, as a constant would be); where they run
+// out, the register allocator rematerializes the load, and a full-width load
+// folds into the instruction that uses it.
 void load_constants_from_table(llvm::Function& f) {
-  std::map<llvm::Constant*, unsigned> slot;
+  std::map<llvm::Constant*, llvm::Value*> loaded;
+  std::vector<std::pair<llvm::Instruction*, unsigned>> uses;
   std::vector<llvm::Constant*> entries;
   for (llvm::BasicBlock& block : f)
     for (llvm::Instruction& i : block)
       if (takes_memory_operand(i))
-        for (llvm::Value* operand : i.operands())
-          if (is_vector_splat(operand) && slot.emplace(llvm::cast<llvm::Constant>(operand), entries.size()).second)
-            entries.push_back(llvm::cast<llvm::Constant>(operand));
+        for (unsigned k = 0; k < i.getNumOperands(); ++k) {
+          if (!is_vector_splat(i.getOperand(k))) continue;
+          auto* c = llvm::cast<llvm::Constant>(i.getOperand(k));
+          if (loaded.emplace(c, nullptr).second) entries.push_back(c);
+          uses.emplace_back(&i, k);
+        }
   if (entries.empty()) return;
   llvm::Constant* contents = llvm::ConstantStruct::getAnon(entries);
   auto* table = new llvm::GlobalVariable(*f.getParent(), contents->getType(), true, llvm::GlobalValue::PrivateLinkage, contents,
                                          f.getName() + ".constants");
-  llvm::IRBuilder<> b(f.getContext());
+  llvm::IRBuilder<> b(&*f.getEntryBlock().getFirstInsertionPt());
   llvm::MDNode* invariant = llvm::MDNode::get(f.getContext(), {});
-  for (llvm::BasicBlock& block : f) {
-    std::map<llvm::Constant*, llvm::Value*> loaded;
-    for (llvm::Instruction& i : block) {
-      if (!takes_memory_operand(i)) continue;
-      for (unsigned k = 0; k < i.getNumOperands(); ++k) {
-        if (!is_vector_splat(i.getOperand(k))) continue;
-        auto* c = llvm::cast<llvm::Constant>(i.getOperand(k));
-        llvm::Value*& load = loaded[c];
-        if (!load) {
-          b.SetInsertPoint(&i);
-          auto* l = b.CreateLoad(c->getType(), b.CreateStructGEP(contents->getType(), table, slot.at(c)));
-          l->setMetadata(llvm::LLVMContext::MD_invariant_load, invariant);
-          load = l;
-        }
-        i.setOperand(k, load);
-      }
-    }
+  for (unsigned slot = 0; slot < entries.size(); ++slot) {
+    llvm::LoadInst* load = b.CreateLoad(entries[slot]->getType(), b.CreateStructGEP(contents->getType(), table, slot));
+    load->setMetadata(llvm::LLVMContext::MD_invariant_load, invariant);
+    loaded[entries[slot]] = load;
   }
+  for (auto [user, k] : uses) user->setOperand(k, loaded.at(llvm::cast<llvm::Constant>(user->getOperand(k))));
 }
 
 }  // namespace
