@@ -188,10 +188,11 @@ void Emitter::inner_loop(Value* from, Value* to, int pass) {
   for (auto& [s, slots] : accumulators_)
     if (k_.steps[s].pass == pass)
       for (Value* slot : slots) b_.CreateStore(identity(k_.steps[s]), slot);
-  if (may_pipeline(pass)) {
-    pipelined_loop(from, to, pass);
+  if (may_pipeline(pass, Part::all)) {
+    pipelined_loop(from, to, pass, Part::all);
   } else if (reduces_cached_values(pass)) {
-    vector_loop(from, to, [&](Value* j, Value* mask, int) { body(j, mask, pass, 0, Part::compute); }, {1});
+    if (may_pipeline(pass, Part::compute)) pipelined_loop(from, to, pass, Part::compute);
+    else vector_loop(from, to, [&](Value* j, Value* mask, int) { body(j, mask, pass, 0, Part::compute); }, {1});
     vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::reduce); }, {kMaxUnroll});
   } else {
     vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::all); }, unroll(pass));
@@ -211,31 +212,31 @@ bool Emitter::reduces_cached_values(int pass) const {
   return reduces;
 }
 
-bool Emitter::may_pipeline(int pass) const {
-  if (pass != k_.passes - 1 || !has_long_chains()) return false;
+bool Emitter::may_pipeline(int pass, Part part) const {
+  if (!has_long_chains()) return false;
+  if (part == Part::compute) return true;  // the math into the row cache, reductions left to the next loop
   const bool reduces = std::any_of(k_.steps.begin(), k_.steps.end(), [&](const Step& s) { return s.kind == StepKind::reduce && s.pass == pass; });
-  const bool caches = std::any_of(row_cache_.begin(), row_cache_.end(), [&](const auto& cached) { return cached.second.first_pass == pass; });
-  return !reduces && !caches;
+  return part == Part::all && pass == k_.passes - 1 && !reduces;
 }
 
-void Emitter::pipelined_loop(Value* from, Value* to, int pass) {
+void Emitter::pipelined_loop(Value* from, Value* to, int pass, Part part) {
   llvm::BasicBlock* resume = b_.GetInsertBlock();
   LoopBody proto;
   proto.block = llvm::BasicBlock::Create(ctx_, "pipeline.body", fn_);  // unreachable, erased after use
   b_.SetInsertPoint(proto.block);
   proto.index = b_.CreatePHI(b_.getInt64Ty(), 0, "j");
-  body(proto.index, nullptr, pass, 0, Part::values, &proto.results);
+  std::vector<DeferredStore> stores;
+  body(proto.index, nullptr, pass, 0, part, &stores);
+  for (const DeferredStore& store : stores) proto.results.push_back(store.value);
   b_.SetInsertPoint(resume);
   const int stages = pipeline_stages(proto);
-  auto plain_body = [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::all); };
+  auto plain_body = [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, part); };
   if (stages < 2) {
     discard_loop_body(proto);
-    return vector_loop(from, to, plain_body, unroll(pass));
+    return vector_loop(from, to, plain_body, part == Part::all ? unroll(pass) : Unroll{1});
   }
   Value* j = emit_pipelined_loop(b_, proto, stages, from, to, lanes_, [&](Value* at, const std::vector<Value*>& values) {
-    size_t v = 0;
-    for (const LoopKernel::Store& store : k_.stores)
-      if (!k_.steps[store.step].row_level) store_vector(store.map, values[v++], at, nullptr);
+    for (size_t v = 0; v < values.size(); ++v) stores[v].write(at, values[v]);
   });
   masked_tail(j, to, plain_body);
 }
@@ -252,7 +253,7 @@ Emitter::Unroll Emitter::unroll(int pass) const {
   return {has_long_chains() ? 1 : kMaxUnroll};
 }
 
-void Emitter::body(Value* j, Value* mask, int pass, int slot, Part part, std::vector<Value*>* stored) {
+void Emitter::body(Value* j, Value* mask, int pass, int slot, Part part, std::vector<DeferredStore>* deferred) {
   std::map<int, Value*> values;
   std::function<Value*(int)> value = [&](int s) -> Value* {
     if (auto it = values.find(s); it != values.end()) return it->second;
@@ -265,8 +266,12 @@ void Emitter::body(Value* j, Value* mask, int pass, int slot, Part part, std::ve
     else if (auto cached = row_cache_.find(s); cached != row_cache_.end() && cached->second.first_pass < pass)
       v = load_floats(b_.CreateGEP(b_.getFloatTy(), cached->second.buffer, j), mask);
     else v = compute(step, value);
-    if (auto cached = row_cache_.find(s); cached != row_cache_.end() && cached->second.first_pass == pass)
-      store_floats(v, b_.CreateGEP(b_.getFloatTy(), cached->second.buffer, j), mask);
+    if (auto cached = row_cache_.find(s); cached != row_cache_.end() && cached->second.first_pass == pass) {
+      Value* buffer = cached->second.buffer;
+      auto write = [this, buffer](Value* at, Value* v) { store_floats(v, b_.CreateGEP(b_.getFloatTy(), buffer, at), nullptr); };
+      if (deferred) deferred->push_back({v, write});
+      else store_floats(v, b_.CreateGEP(b_.getFloatTy(), buffer, j), mask);
+    }
     return values[s] = v;
   };
   if (part == Part::compute)
@@ -282,7 +287,8 @@ void Emitter::body(Value* j, Value* mask, int pass, int slot, Part part, std::ve
   if (pass != k_.passes - 1 || part == Part::reduce) return;
   for (const LoopKernel::Store& store : k_.stores) {
     if (k_.steps[store.step].row_level) continue;
-    if (part == Part::values) stored->push_back(value(store.step));
+    const IndexMap* map = &store.map;
+    if (deferred) deferred->push_back({value(store.step), [this, map](Value* at, Value* v) { store_vector(*map, v, at, nullptr); }});
     else store_vector(store.map, value(store.step), j, mask);
   }
 }

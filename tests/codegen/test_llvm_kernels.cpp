@@ -96,6 +96,10 @@ class LlvmKernels : public ::testing::Test {
   }
 };
 
+// Softmax: exp(x - max) and the row's sum each within 1 ulp of the
+// reference's (measured), the quotient rounded once more: up to 3 ulps.
+constexpr int64_t kSoftmaxUlps = 4;
+
 const std::vector<tj::Shape> kShapes = {{0}, {1}, {7}, {8}, {9}, {15}, {17}, {31}, {3, 5}, {4, 33}, {2, 0, 3}, {2, 3, 19}, {1000}};
 
 }  // namespace
@@ -189,9 +193,6 @@ TEST_F(LlvmKernels, LargeOutputsWithStreamingStores) {
   const Tensor flat = special_values({(int64_t{1} << 21) + 5}, 20), rows = Tensor::randn({2049, 1024}, 21);
   const auto elementwise = [](const auto& in) { return std::vector{tj::exp(in[0]) * 2.0 + 1.0}; };
   const auto softmax = [](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; };
-  // exp(x - max) and the row's sum each within 1 ulp of the reference's
-  // (measured), the quotient rounded once more: up to 3 ulps over these rows.
-  constexpr int64_t kSoftmaxUlps = 4;
   expect_llvm_matches(elementwise, {flat}, "a large elementwise kernel");
   expect_llvm_matches(softmax, {rows}, "a large softmax", false, kSoftmaxUlps);
   tj::set_parallel_for([](int64_t count, int64_t, const tj::RangeBody& body) {
@@ -233,6 +234,10 @@ TEST_F(LlvmKernels, PipelinedLongChains) {
   for (int64_t n : {0, 1, 8, 15, 16, 24, 31, 32, 40, 48, 49, 56, 63, 64, 97, 112, 1000}) {
     const std::string at = " on " + std::to_string(n);
     expect_llvm_matches([&](const auto& in) { return std::vector{tj::tanh(in[0])}; }, {special_values({3, n}, 40)}, "tanh" + at);
+    // exp's scaling branches to its slow path for lanes that overflow, are
+    // denormal or NaN: the pipeline keeps that branch in one stage.
+    expect_llvm_matches([&](const auto& in) { return std::vector{tj::exp(in[0]), tj::sigmoid(in[0])}; }, {special_values({2, n}, 47)},
+                        "exp, sigmoid" + at);
     expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0])}; }, {Tensor::randn({n}, 41) * 3.0}, "gelu" + at, kAtScale);
   }
   const Tensor base = Tensor::randn({41, 37}, 42) * 3.0;
@@ -244,6 +249,16 @@ TEST_F(LlvmKernels, PipelinedLongChains) {
                       kAtScale);
   expect_llvm_matches([&](const auto& in) { return std::vector{tj::tanh(in[0] - in[0].mean({-1}, true))}; }, {base},
                       "tanh after a row mean");
+  // Softmax's exp(x - max) into the row cache runs pipelined: rows of wide
+  // range (exp underflows to denormals and zero, the slow path, in some
+  // vectors and not others), and rows with -Inf, +Inf and NaN.
+  for (int64_t n : {5, 8, 29, 64, 300}) {
+    const std::string at = " on rows of " + std::to_string(n);
+    expect_llvm_matches([](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; }, {Tensor::randn({7, n}, 48) * 40.0},
+                        "softmax of wide range" + at, false, kSoftmaxUlps);
+    expect_llvm_matches([](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; }, {special_values({7, n}, 49)},
+                        "softmax of special values" + at, false, kSoftmaxUlps);
+  }
   for (const auto& [a, b] : std::vector<std::pair<tj::Shape, tj::Shape>>{{{5, 20}, {20, 37}}, {{100, 300}, {300, 260}}})
     expect_llvm_matches([&](const auto& in) { return std::vector{gelu(tj::matmul(in[0], in[1]) + in[2])}; },
                         {Tensor::randn(a, 44), Tensor::randn(b, 45), Tensor::randn({b[1]}, 46)},
