@@ -16,11 +16,12 @@
 
 namespace tj::llvm_backend {
 
-// One vector's work, emitted into a block of its own (in the function, no
-// predecessors) with
-// `index` a placeholder for the vector's first element: its loads and math,
-// and `results`, the values that the loop stores (the stores themselves are
-// the caller's, emitted by `store` below).
+// One vector's work, emitted from a block of its own (in the function, no
+// predecessors) with `index` a placeholder for the vector's first element:
+// its loads and math, straight or through cold branches (exp's scaling: a
+// branch to a side block and on to a merge block), and `results`, the values
+// that the loop stores (the stores themselves are the caller's, emitted by
+// `store` below).
 struct LoopBody {
   llvm::BasicBlock* block = nullptr;
   llvm::PHINode* index = nullptr;
@@ -29,12 +30,13 @@ struct LoopBody {
 
 // How many stages `body` splits into: its critical path (estimated
 // latencies) over kStageCycles, at most kMaxStages. 1 when the path is short
-// or the body is not a single block (math with a cold branch): no pipelining.
+// or the body branches otherwise than above: no pipelining.
 int pipeline_stages(const LoopBody& body);
 
 // Emits at b's insert point, for every whole vector j of [from, to) (steps
 // of `lanes`), body's computation in `stages` stages, and store(j, results)
-// in the last; then deletes body.block. Returns where the whole vectors end
+// in the last; a cold branch and its blocks stay within one stage. Then
+// deletes the body's blocks. Returns where the whole vectors end
 // (a masked tail's start). Each stage's vector index is clamped into the
 // range, so the trips that fill and drain the pipeline read valid memory;
 // only trips whose last stage holds a real vector store.
