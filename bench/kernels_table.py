@@ -6,6 +6,7 @@ measured in the same run (triad or read bandwidth, or the FMA peak).
     python3 bench/kernels_table.py bench/results/bench_kernels.json > bench/results/bench_kernels.md
 """
 import json
+import re
 import sys
 
 UNITS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -17,7 +18,7 @@ def median_runs(data):
     for b in data["benchmarks"]:
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
-        name = b.get("run_name", b["name"]).removesuffix("/real_time")
+        name = re.sub(r"/iterations:\d+", "", b.get("run_name", b["name"]).removesuffix("/real_time"))  # fixed call counts
         if b.get("run_type") == "iteration" and name in runs:
             continue
         runs[name] = (b["real_time"] * UNITS[b["time_unit"]], b)

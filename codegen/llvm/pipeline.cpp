@@ -1,4 +1,5 @@
-// Software pipelining of a straight-line vector loop body (pipeline.h):
+// Software pipelining of a vector loop body, straight or through cold
+// branches (pipeline.h):
 // stages from estimated latencies, then the loop that runs them.
 #include "codegen/llvm/pipeline.h"
 
