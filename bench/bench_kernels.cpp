@@ -185,12 +185,13 @@ void run_workload(benchmark::State& state, const Workload& w, const char* backen
   state.counters[kNames[static_cast<int>(w.limit)]] = achieved / limit->second;
 }
 
-void compile_time(benchmark::State& state) {
-  // A fresh jitted GELU per iteration: trace, passes and LLVM compile of one kernel.
-  const Tensor x = Tensor::randn({64, 64}, 1);
+// A fresh jitted function per iteration: trace, passes and the LLVM
+// compile of its one kernel (elementwise, a row kernel of three passes, a
+// matmul with its epilogue), then one call on small inputs.
+void compile_time(benchmark::State& state, const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& inputs) {
   for (auto _ : state) {
-    auto f = tj::jit([](const Tensor& t) { return gelu_tanh_from_primitives(t); }, tj::JitOptions{.backend = "llvm"});
-    benchmark::DoNotOptimize(f(x));
+    auto f = tj::jit(std::function<Tensor(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "llvm"});
+    benchmark::DoNotOptimize(f(inputs));
   }
 }
 
@@ -210,7 +211,15 @@ void register_all() {
         b->Arg(1)->Arg(2)->UseRealTime()->Unit(w.unit);
         if (w.calls > 0) b->Iterations(w.calls);
       }
-  benchmark::RegisterBenchmark("compile/gelu_kernel", compile_time)->Unit(benchmark::kMillisecond);
+  static const Tensor x = Tensor::randn({64, 64}, 1), w = Tensor::randn({64, 96}, 2), b = Tensor::randn({96}, 3);
+  const std::pair<const char*, std::function<Tensor(const std::vector<Tensor>&)>> compiled[] = {
+      {"gelu_kernel", [](const auto& in) { return gelu_tanh_from_primitives(in[0]); }},
+      {"softmax_kernel", [](const auto& in) { return tj::softmax(in[0], -1); }},
+      {"matmul_gelu_kernel", [](const auto& in) { return gelu_tanh_from_primitives(tj::matmul(in[0], in[1]) + in[2]); }},
+  };
+  for (const auto& [name, fn] : compiled)
+    benchmark::RegisterBenchmark(fmt::format("compile/{}", name).c_str(), [fn](benchmark::State& s) { compile_time(s, fn, {x, w, b}); })
+        ->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

@@ -16,8 +16,8 @@ void Emitter::emit_blocked_matmul(Value* begin, Value* end) {
   Value* inner = opaque_inner();
   auto clamp_to = [&](Value* v, Value* limit) { return b_.CreateSelect(b_.CreateICmpSLT(v, limit), v, limit); };
   // Row i of block `block` of the group starting at `group`, column j (absolute; the buffer holds [j0, j0 + width)).
-  auto sums_row = [&](Value* group, Value* block, int i, Value* j0) {
-    Value* slot = b_.CreateAdd(b_.CreateMul(b_.CreateSub(block, group), b_.getInt64(k_.row_block)), b_.getInt64(i));
+  auto sums_row = [&](Value* group, Value* block, Value* i, Value* j0) {
+    Value* slot = b_.CreateAdd(b_.CreateMul(b_.CreateSub(block, group), b_.getInt64(k_.row_block)), i);
     return b_.CreateGEP(b_.getDoubleTy(), sums, b_.CreateSub(b_.CreateMul(slot, b_.getInt64(width)), j0));
   };
   counted_loop(begin, end, kBlocksPerGroup, [&](Value* group) {
@@ -25,29 +25,28 @@ void Emitter::emit_blocked_matmul(Value* begin, Value* end) {
     counted_loop(b_.getInt64(0), inner, width, [&](Value* j0) {
       Value* j1 = clamp_to(b_.CreateAdd(j0, b_.getInt64(width)), inner);
       counted_loop(group, group_end, 1, [&](Value* block) {
-        for (int i = 0; i < k_.row_block; ++i) {
+        for_each_row_of_block(block, [&](Value* i, Value*) {
           Value* row_sums = sums_row(group, block, i, j0);
           vector_loop(j0, j1, [&](Value* j, Value* mask, int) { store_doubles(splat_f(f64, 0.0), b_.CreateGEP(b_.getDoubleTy(), row_sums, j), mask); });
-        }
+        });
       });
       const int64_t k_block = std::min<int64_t>(kMatmulKBlock, std::max<int64_t>(step.k_extent, 1));
       counted_loop(b_.getInt64(0), b_.getInt64(step.k_extent), k_block, [&](Value* k_begin) {
         Value* k_end = clamp_to(b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent));
         counted_loop(group, group_end, 1, [&](Value* block) {
           std::vector<Value*> row_sums;
-          for (int i = 0; i < k_.row_block; ++i) row_sums.push_back(sums_row(group, block, i, j0));
+          for (int i = 0; i < k_.row_block; ++i) row_sums.push_back(sums_row(group, block, b_.getInt64(i), j0));
           accumulate_tile(step, rows_of_block(block), row_sums, j0, j1, k_begin, k_end);
         });
       }, /*whole_steps=*/false);
       counted_loop(group, group_end, 1, [&](Value* block) {  // the epilogue of these columns
-        const std::vector<Value*> rows = rows_of_block(block);
-        for (int i = 0; i < k_.row_block; ++i) {
-          set_row_offsets(rows[i]);
+        for_each_row_of_block(block, [&](Value* i, Value* row) {
+          set_row_offsets(row);
           ready_.assign(k_.steps.size(), false);
           compute_row_steps();
           current_sums_ = sums_row(group, block, i, j0);
           inner_loop(j0, j1, 0);
-        }
+        });
       });
     }, /*whole_steps=*/false);
   }, /*whole_steps=*/false);
@@ -95,13 +94,19 @@ void Emitter::accumulate_tile(const Step& step, const std::vector<Value*>& rows,
   });
 }
 
+Value* Emitter::row_of_block(Value* block, Value* i) {
+  Value* row = b_.CreateAdd(b_.CreateMul(block, b_.getInt64(k_.row_block)), i);
+  return b_.CreateSelect(b_.CreateICmpSLT(row, b_.getInt64(k_.rows())), row, b_.getInt64(k_.rows() - 1));
+}
+
 std::vector<Value*> Emitter::rows_of_block(Value* block) {
   std::vector<Value*> rows;
-  for (int i = 0; i < k_.row_block; ++i) {
-    Value* row = b_.CreateAdd(b_.CreateMul(block, b_.getInt64(k_.row_block)), b_.getInt64(i));
-    rows.push_back(b_.CreateSelect(b_.CreateICmpSLT(row, b_.getInt64(k_.rows())), row, b_.getInt64(k_.rows() - 1)));
-  }
+  for (int i = 0; i < k_.row_block; ++i) rows.push_back(row_of_block(block, b_.getInt64(i)));
   return rows;
+}
+
+void Emitter::for_each_row_of_block(Value* block, const std::function<void(Value* i, Value* row)>& body) {
+  counted_loop(b_.getInt64(0), b_.getInt64(k_.row_block), 1, [&](Value* i) { body(i, row_of_block(block, i)); });
 }
 
 void Emitter::emit_row_block(Value* block) {
@@ -111,10 +116,10 @@ void Emitter::emit_row_block(Value* block) {
   Value* inner = opaque_inner();
   const std::vector<Value*> rows = rows_of_block(block);
   matmul_rows(*matmul, rows, inner);
-  for (int i = 0; i < k_.row_block; ++i) {
-    current_sums_ = b_.CreateGEP(b_.getDoubleTy(), row_sums_, b_.CreateMul(b_.getInt64(i), inner));
-    emit_row(rows[i], /*compute_matmul=*/false);
-  }
+  for_each_row_of_block(block, [&](Value* i, Value* row) {
+    current_sums_ = b_.CreateGEP(b_.getDoubleTy(), row_sums_, b_.CreateMul(i, inner));
+    emit_row(row, /*compute_matmul=*/false);
+  });
 }
 
 void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Value* inner) {
