@@ -90,9 +90,9 @@ llvm::VectorType* Emitter::accumulator_type(const Step& s) {
   return llvm::FixedVectorType::get(s.op == Op::sum || s.op == Op::mean ? b_.getDoubleTy() : b_.getFloatTy(), lanes_);
 }
 
-Value* Emitter::lane_ids() {
+Value* Emitter::lane_ids(llvm::IntegerType* type) {
   std::vector<llvm::Constant*> ids;
-  for (int i = 0; i < lanes_; ++i) ids.push_back(b_.getInt64(i));
+  for (int i = 0; i < lanes_; ++i) ids.push_back(llvm::ConstantInt::get(type ? type : b_.getInt64Ty(), i));
   return llvm::ConstantVector::get(ids);
 }
 

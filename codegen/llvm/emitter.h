@@ -47,7 +47,7 @@ class Emitter {
   llvm::VectorType* accumulator_type(const Step& s);
   Value* splat(Value* scalar) { return b_.CreateVectorSplat(lanes_, scalar); }
   Value* splat_f(llvm::Type* vector, double v) { return llvm::ConstantFP::get(vector, v); }
-  Value* lane_ids();
+  Value* lane_ids(llvm::IntegerType* type = nullptr);  // 0, 1, ..., lanes - 1 (i64 by default)
 
   std::vector<const IndexMap*> all_maps();
 
@@ -237,7 +237,9 @@ class Emitter {
     auto* after = llvm::BasicBlock::Create(ctx_, "tail.done", fn_);
     b_.CreateCondBr(b_.CreateICmpSLT(j, to), tail, after);
     b_.SetInsertPoint(tail);
-    body(j, b_.CreateICmpSLT(b_.CreateAdd(splat(j), lane_ids()), splat(to)), 0);
+    // Lane l is in when l < to - j (fewer than a vector: i32 lanes, one compare).
+    Value* remaining = b_.CreateTrunc(b_.CreateSub(to, j), b_.getInt32Ty());
+    body(j, b_.CreateICmpSLT(lane_ids(b_.getInt32Ty()), splat(remaining)), 0);
     b_.CreateBr(after);
     b_.SetInsertPoint(after);
   }
