@@ -204,7 +204,9 @@ class Emitter {
 
   // for (j = from; j < to; j += lanes) body(j, nullptr, 0), then one masked
   // tail. With unroll.vectors > 1, a first loop takes that many vectors per
-  // trip, the u-th with slot u.
+  // trip, the u-th with slot u, and what is left (less than a trip) runs
+  // masked, vector by vector: one copy of the body less to compile than a
+  // loop of whole vectors and a tail.
   template <typename Body>
   void vector_loop(Value* from, Value* to, Body body, Unroll unroll = {}) {
     Value* position = create_entry_alloca(b_.getInt64Ty());
@@ -223,11 +225,22 @@ class Emitter {
       });
       from = b_.CreateLoad(b_.getInt64Ty(), position);
     }
+    if (unroll.vectors > 1) {
+      counted_loop(from, to, lanes_, [&](Value* j) { body(j, lane_mask(j, to), 0); }, /*whole_steps=*/false);
+      return;
+    }
     counted_loop(from, to, lanes_, [&](Value* j) {
       body(j, nullptr, 0);
       b_.CreateStore(b_.CreateAdd(j, b_.getInt64(lanes_)), position);
     });
     masked_tail(b_.CreateLoad(b_.getInt64Ty(), position), to, body);
+  }
+
+  // Lane l is in when j + l < to (i32 lanes, one compare; to - j clamped to a vector).
+  Value* lane_mask(Value* j, Value* to) {
+    Value* remaining = b_.CreateSub(to, j);
+    remaining = b_.CreateSelect(b_.CreateICmpSLT(remaining, b_.getInt64(lanes_)), remaining, b_.getInt64(lanes_));
+    return b_.CreateICmpSLT(lane_ids(b_.getInt32Ty()), splat(b_.CreateTrunc(remaining, b_.getInt32Ty())));
   }
 
   // body(j, mask, 0) for the elements of [j, to) when j < to (fewer than a vector).
@@ -237,9 +250,7 @@ class Emitter {
     auto* after = llvm::BasicBlock::Create(ctx_, "tail.done", fn_);
     b_.CreateCondBr(b_.CreateICmpSLT(j, to), tail, after);
     b_.SetInsertPoint(tail);
-    // Lane l is in when l < to - j (fewer than a vector: i32 lanes, one compare).
-    Value* remaining = b_.CreateTrunc(b_.CreateSub(to, j), b_.getInt32Ty());
-    body(j, b_.CreateICmpSLT(lane_ids(b_.getInt32Ty()), splat(remaining)), 0);
+    body(j, lane_mask(j, to), 0);
     b_.CreateBr(after);
     b_.SetInsertPoint(after);
   }
