@@ -1,5 +1,6 @@
-// Vector constants as loads from a table in memory: a full-width constant
-// can be an FP instruction's memory operand, a broadcast one cannot. With
+// Vector constants as loads from a table in memory, for AVX2: a full-width
+// constant can be an FP instruction's memory operand, a broadcast one cannot
+// (AVX-512 can, {1to16}). With
 // the 16 vector registers of AVX2 full, LLVM rematerializes splat constants
 // as broadcast loads, one more instruction each (a pipelined GELU loop
 // re-broadcast 12 per trip). Loaded once from the table, at the kernel's

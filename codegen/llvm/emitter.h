@@ -5,7 +5,9 @@
 //   for row in [begin, end):            (rows split across threads)
 //     row offsets of every index map
 //     for pass in passes:               (one per level of dependent reductions)
-//       vector loop over the inner dim, then one masked tail iteration
+//       vector loop over the inner dim: whole vectors (two per trip when
+//       it reduces; software-pipelined when it only computes long math,
+//       pipeline.h), then what is left masked
 //       finish the pass's reductions; compute row values now available
 //     store row-level outputs
 // emit.cpp has the loop nest, loads and stores, reductions and arithmetic;
@@ -114,7 +116,7 @@ class Emitter {
 
   // body(i, row) for each row of the block, in a loop: the epilogue is
   // emitted once, not once per row (bench compile/matmul_gelu_kernel, blocks
-  // of 6 rows: 76 -> 50 ms; the MLP's two kernels ~110 -> ~55 ms each).
+  // of 6 rows: 76 -> 50 ms; the MLP's kernels ~110 and ~95 -> ~60 and ~46 ms).
   void for_each_row_of_block(Value* block, const std::function<void(Value* i, Value* row)>& body);
 
   void emit_row(Value* row, bool compute_matmul = true);

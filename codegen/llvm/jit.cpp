@@ -22,6 +22,7 @@
 #include <llvm/Transforms/Scalar/SimplifyCFG.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Support/TargetSelect.h>
+#include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/Target/TargetMachine.h>
 
 #include "codegen/llvm/constant_table.h"
@@ -110,7 +111,9 @@ void optimize(llvm::Module& module, llvm::TargetMachine& machine) {
   llvm::ModulePassManager pipeline;
   pipeline.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(kernel)));
   pipeline.run(module, modules);
-  load_constants_from_table(module);
+  // AVX-512 folds a broadcast into the instruction ({1to16}) and has 32
+  // vector registers: its constants stay constants.
+  if (!machine.getMCSubtargetInfo()->checkFeatures("+avx512f")) load_constants_from_table(module);
 }
 
 namespace {

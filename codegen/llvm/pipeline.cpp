@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <llvm/IR/CFG.h>
@@ -102,11 +103,26 @@ Schedule schedule(const LoopBody& body) {
   return s;
 }
 
-// Stages by start time, then adjusted until (1) each hammock (its branch,
-// side block and phis) is in one stage, the latest of its members, and (2)
-// no instruction runs in an earlier stage than an operand.
+// Stages by start time, memory reads (and their addresses) in the first,
+// then adjusted until (1) each hammock (its branch, side block and phis) is
+// in one stage, the latest of its members, and (2) no instruction runs in an
+// earlier stage than an operand.
 void assign_stages(Schedule& s, int stages) {
   for (const auto& [i, start] : s.start) s.stage[i] = std::min(stages - 1, start * stages / std::max(s.critical_path, 1));
+  // The trips that fill the pipeline run the later stages on carried zeros:
+  // an address computed in one stage and read from in a later one would be
+  // a null pointer there. So every read and its address chain go first.
+  std::vector<const Instruction*> reads;
+  for (llvm::BasicBlock* block : s.blocks)
+    for (const Instruction& i : *block)
+      if (i.mayReadFromMemory() && s.stage.contains(&i)) reads.push_back(&i);
+  while (!reads.empty()) {
+    const Instruction* i = reads.back();
+    reads.pop_back();
+    s.stage[i] = 0;
+    for (const Value* operand : i->operands())
+      if (const auto* def = llvm::dyn_cast<Instruction>(operand); def && s.stage.contains(def) && s.stage.at(def) != 0) reads.push_back(def);
+  }
   std::vector<std::vector<const Instruction*>> hammocks;
   for (size_t k = 1; k + 1 < s.blocks.size(); k += 2) {
     std::vector<const Instruction*> members = {s.blocks[k - 1]->getTerminator()};
@@ -131,36 +147,52 @@ void assign_stages(Schedule& s, int stages) {
           }
       }
   }
-  // A mask (a compare's result) moves to the stage of its first user: x86
-  // keeps no vector of i1, and carrying one costs a pack and an unpack. So
-  // do negations and bit casts, which cost nothing next to their user (an
-  // FMA takes the negation in): carried, they would be an instruction more.
+  // A mask (a compare's result) moves to the stage of its first user: on
+  // AVX2 a carried vector of i1 is packed and unpacked every trip. So do
+  // negations and bit casts, which cost nothing next to their user (an FMA
+  // takes the negation in): carried, they would be an instruction more.
+  // Not out of a hammock's side block, which stays whole.
   auto moves_to_user = [](const Instruction& i) {
     return i.getType()->getScalarType()->isIntegerTy(1) || i.getOpcode() == Instruction::FNeg || i.getOpcode() == Instruction::BitCast;
   };
-  for (auto block = s.blocks.rbegin(); block != s.blocks.rend(); ++block)
-    for (Instruction& i : llvm::reverse(**block)) {
+  for (size_t b = s.blocks.size(); b-- > 0;) {
+    if (b % 2 == 1) continue;  // a side block
+    for (Instruction& i : llvm::reverse(*s.blocks[b])) {
       if (!s.stage.contains(&i) || !moves_to_user(i) || llvm::isa<llvm::PHINode>(i)) continue;
-      int first_use = stages - 1;
+      std::optional<int> first_use;
       for (const llvm::User* user : i.users())
-        if (const auto* u = llvm::dyn_cast<Instruction>(user); u && s.stage.contains(u)) first_use = std::min(first_use, s.stage.at(u));
-      s.stage[&i] = std::max(s.stage[&i], first_use);
+        if (const auto* u = llvm::dyn_cast<Instruction>(user); u && s.stage.contains(u))
+          first_use = std::min(first_use.value_or(stages - 1), s.stage.at(u));
+      if (first_use) s.stage[&i] = std::max(s.stage[&i], *first_use);
     }
+  }
+}
+
+// Whether the stages keep every memory read in the first (see above) and
+// the body writes no memory (its stores are the caller's).
+bool reads_first(const Schedule& s) {
+  for (const auto& [i, stage] : s.stage)
+    if (i->mayWriteToMemory() && !llvm::isa<llvm::IntrinsicInst>(i)) return false;
+    else if (i->mayReadFromMemory() && stage != 0) return false;
+  return true;
 }
 
 }  // namespace
 
 int pipeline_stages(const LoopBody& body) {
-  const Schedule s = schedule(body);
+  Schedule s = schedule(body);
   if (s.blocks.empty()) return 1;
-  return std::clamp(s.critical_path / kStageCycles, 1, kMaxStages);
+  const int stages = std::clamp(s.critical_path / kStageCycles, 1, kMaxStages);
+  assign_stages(s, stages);
+  return reads_first(s) ? stages : 1;
 }
 
 Value* emit_pipelined_loop(llvm::IRBuilder<>& b, LoopBody body, int stages, Value* from, Value* to, int lanes,
                            const std::function<void(Value*, const std::vector<Value*>&)>& store) {
   Schedule s = schedule(body);
   assign_stages(s, stages);
-  // How many trips each value is carried to the stages that use it.
+  // How many trips each value is carried to the stages that use it, in
+  // program order (the loop's phis, and so its code, the same every time).
   std::map<const Instruction*, int> delay;
   auto need = [&](const Value* v, int stage) {
     const auto* def = llvm::dyn_cast<Instruction>(v);
@@ -170,6 +202,10 @@ Value* emit_pipelined_loop(llvm::IRBuilder<>& b, LoopBody body, int stages, Valu
   for (const auto& [i, stage] : s.stage)
     for (const Value* operand : i->operands()) need(operand, stage);
   for (const Value* result : body.results) need(result, stages - 1);
+  std::vector<std::pair<const Instruction*, int>> delays;
+  for (llvm::BasicBlock* block : s.blocks)
+    for (const Instruction& i : *block)
+      if (delay.contains(&i)) delays.emplace_back(&i, delay.at(&i));
 
   llvm::LLVMContext& context = b.getContext();
   llvm::Function* function = b.GetInsertBlock()->getParent();
@@ -205,7 +241,7 @@ Value* emit_pipelined_loop(llvm::IRBuilder<>& b, LoopBody body, int stages, Valu
   llvm::PHINode* j = b.CreatePHI(i64, 2, "trip");
   j->addIncoming(from, setup);
   std::map<const Instruction*, std::vector<llvm::PHINode*>> carried;  // [d - 1]: the value d trips ago
-  for (const auto& [i, d] : delay)
+  for (const auto& [i, d] : delays)
     for (int k = 0; k < d; ++k) {
       llvm::PHINode* phi = b.CreatePHI(i->getType(), 2);
       phi->addIncoming(llvm::Constant::getNullValue(i->getType()), setup);
@@ -266,7 +302,8 @@ Value* emit_pipelined_loop(llvm::IRBuilder<>& b, LoopBody body, int stages, Valu
 
   b.SetInsertPoint(latch);
   j->addIncoming(index(j, 1), latch);
-  for (auto& [i, phis] : carried) {
+  for (const auto& [i, d] : delays) {
+    const std::vector<llvm::PHINode*>& phis = carried.at(i);
     phis[0]->addIncoming(stage_values[s.stage.at(i)][i], latch);
     for (size_t k = 1; k < phis.size(); ++k) phis[k]->addIncoming(phis[k - 1], latch);
   }

@@ -11,6 +11,7 @@
 // once; sums accumulate in double, compensated, in another order.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <bit>
 #include <cfloat>
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -219,19 +221,43 @@ TEST_F(LlvmKernels, LongRowsReadAsTwoStreams) {
   }
 }
 
+// Whether fn's kernels include a software-pipelined loop: its optimized IR
+// (TJ_DUMP=opt into a fresh directory) has the pipeline's blocks.
+bool pipelined(const Fn& fn, const std::vector<Tensor>& inputs) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("tj_pipelined_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  setenv("TJ_DUMP", "opt", 1);
+  setenv("TJ_DUMP_DIR", dir.c_str(), 1);
+  tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "llvm"})(inputs);
+  unsetenv("TJ_DUMP");
+  unsetenv("TJ_DUMP_DIR");
+  bool found = false;
+  for (const auto& file : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(file.path());
+    found |= std::string(std::istreambuf_iterator<char>(in), {}).find("pipeline.header:") != std::string::npos;
+  }
+  std::filesystem::remove_all(dir);
+  return found;
+}
+
 TEST_F(LlvmKernels, PipelinedLongChains) {
-  // Kernels that only compute and store, with long straight-line math (tanh,
-  // GELU), run software-pipelined in up to 4 stages (codegen/llvm/pipeline.h):
-  // the first trips fill the pipeline and the last drain it, with each
-  // stage's vector clamped into the range. So: 0 to 7 whole vectors at 8 and
-  // 16 lanes, tails, strided, reversed and broadcast inputs, two outputs, a
-  // row kernel's last pass and a matmul's epilogue.
+  // Kernels that only compute and store, with long math (tanh, GELU, exp's
+  // cold branch), run software-pipelined in up to 4 stages
+  // (codegen/llvm/pipeline.h): the first trips fill the pipeline and the last
+  // drain it, with each stage's vector clamped into the range. So: 0 to 7
+  // whole vectors at 8 lanes and 0 to 6 at 16, tails, strided, reversed and
+  // broadcast inputs (along rows and along the inner dim), two outputs (one
+  // boolean), two cold branches in different stages, a row kernel's last
+  // pass and a matmul's epilogue.
   const auto gelu = [](const Tensor& x) { return x * 0.5 * (tj::tanh((x + x * x * x * 0.044715) * 0.7978845608) + 1.0); };
   // 1 + tanh(u) cancels for negative u: tanh's last-ulp differences near -1
   // are absolute errors of ~6e-8, so GELU compares at the results' scale
   // (clean inputs), tanh alone in ulps (special values too).
   constexpr bool kAtScale = true;
-  for (int64_t n : {0, 1, 8, 15, 16, 24, 31, 32, 40, 48, 49, 56, 63, 64, 97, 112, 1000}) {
+  ASSERT_TRUE(pipelined([&](const auto& in) { return std::vector{gelu(in[0])}; }, {Tensor::randn({100}, 40)}))
+      << "GELU's kernel is not software-pipelined: the cases below would test the plain loop only";
+  for (int64_t n : {0, 1, 8, 15, 16, 24, 31, 32, 40, 48, 49, 56, 63, 64, 80, 95, 97, 112, 1000}) {
     const std::string at = " on " + std::to_string(n);
     expect_llvm_matches([&](const auto& in) { return std::vector{tj::tanh(in[0])}; }, {special_values({3, n}, 40)}, "tanh" + at);
     // exp's scaling branches to its slow path for lanes that overflow, are
@@ -245,8 +271,23 @@ TEST_F(LlvmKernels, PipelinedLongChains) {
     expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0])}; }, {x}, "gelu of strided " + x.to_string(), kAtScale);
   expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0] + in[1])}; }, {base, Tensor::randn({37}, 43)},
                       "gelu of a broadcast sum", kAtScale);
+  expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0] + in[1])}; }, {base, Tensor::randn({41, 1}, 50)},
+                      "gelu of a sum broadcast along the inner dim", kAtScale);
   expect_llvm_matches([&](const auto& in) { return std::vector{tj::tanh(in[0]), gelu(in[0])}; }, {base}, "tanh and gelu, two outputs",
                       kAtScale);
+  expect_llvm_matches([&](const auto& in) { return std::vector{tj::where(tj::tanh(in[0]) > 0.5, in[0], in[0] * 0.0), tj::tanh(in[0]) > 0.5}; },
+                      {base}, "a boolean output");
+  // exp's and sigmoid's exp each branch to their slow path; sigmoid's comes
+  // after tanh, so the two cold branches fall in different stages of one
+  // kernel. tanh within 2 ulps moves sigmoid (slope <= 1/4, values >= 0.26)
+  // by at most 2 of its ulps, sigmoid adds its own 2; the sum of two
+  // positive terms is as accurate as the worse, plus its own rounding.
+  const auto two_branches = [](const auto& in) { return std::vector{tj::exp(in[0]) + tj::sigmoid(tj::tanh(in[0]))}; };
+  constexpr int64_t kComposedUlps = 5;
+  ASSERT_TRUE(pipelined(two_branches, {base}));
+  for (int64_t n : {3, 8, 17, 40, 64, 100})
+    expect_llvm_matches(two_branches, {special_values({2, n}, 51)}, "exp + sigmoid of tanh: two cold branches, on " + std::to_string(n), false,
+                        kComposedUlps);
   expect_llvm_matches([&](const auto& in) { return std::vector{tj::tanh(in[0] - in[0].mean({-1}, true))}; }, {base},
                       "tanh after a row mean");
   // Softmax's exp(x - max) into the row cache runs pipelined: rows of wide
