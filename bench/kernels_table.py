@@ -7,6 +7,7 @@ measured in the same run (triad or read bandwidth, or the FMA peak).
 """
 import json
 import re
+import statistics
 import sys
 
 UNITS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -56,9 +57,11 @@ def main(path):
         eager_text = f"{eager[0] * scale:.2f} {unit}" if eager else ""
         speedup = f"{eager[0] / ms:.2f}×" if eager else ""
         print(f"| {workload} ({backend}) | {threads} | {eager_text} | {ms * scale:.2f} {unit} | {speedup} | {fraction} |")
-    for name, (ms, b) in runs.items():
-        if name.startswith("compile/"):
-            print(f"\nCompile time, {name.split('/')[1]}: {ms:.1f} ms (trace, passes and LLVM for one kernel).")
+    compiles = {name.split("/")[1]: ms for name, (ms, b) in runs.items() if name.startswith("compile/")}
+    if compiles:
+        text = ", ".join(f"{kernel} {ms:.1f} ms" for kernel, ms in compiles.items())
+        print(f"\nCompile time per kernel (trace, passes and LLVM, then one call on small inputs): {text}; "
+              f"median {statistics.median(compiles.values()):.1f} ms.")
     text = ", ".join(f"{k} {v / 1e9:.1f} {'GFLOP/s' if k == 'fma' else 'GB/s'} at {t}T" for (k, t), v in sorted(limits.items()))
     print(f"\nLimits measured (median of the repetitions' mean rates): {text}.")
 
