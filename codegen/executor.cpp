@@ -16,6 +16,7 @@
 #include "ir/interpreter.h"
 #include "ir/schedule.h"
 #include "runtime/buffer_pool.h"
+#include "runtime/kernel_scratch.h"
 #include "runtime/parallel.h"
 
 namespace tj {
@@ -208,7 +209,11 @@ class Runner {
     const bool elements = llvm_backend::ranges_over_elements(loop);
     const int64_t count = elements ? loop.inner() : (loop.rows() + loop.row_block - 1) / loop.row_block;
     const int64_t grain = elements ? kElementsPerChunk : std::max<int64_t>(1, kElementsPerChunk / std::max<int64_t>(loop.inner(), 1));
-    parallel_for(count, grain, [&](int64_t begin, int64_t end) { fn(args.data(), begin, end); });
+    const int64_t scratch = native->code->scratch_bytes();
+    parallel_for(count, grain, [&](int64_t begin, int64_t end) {
+      reserve_kernel_scratch(scratch);  // here, where a failure can throw
+      fn(args.data(), begin, end);
+    });
     if (profile_) {
       const llvm_backend::CompilePhases& phases = native->code->phases();
       (*profile_)[index] = KernelRun{.code = describe_native(*native), .native = true, .lower_ms = native->lower_ms,

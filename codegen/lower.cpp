@@ -24,8 +24,8 @@ const std::set<Op> kSupportedOps = {
     Op::le, Op::gt, Op::ge, Op::select, Op::sum, Op::mean, Op::max, Op::min, Op::matmul,
 };
 
-// A matmul kernel keeps its block of output rows as double sums on the
-// stack (6 x 8192 x 8 bytes at most).
+// A matmul kernel keeps its block of output rows as double sums in its
+// per-thread scratch (6 x 8192 x 8 bytes at most).
 constexpr int64_t kMaxMatmulColumns = 1 << 13;
 // Rows per block. With B packed, 6: the register tile is 6 rows by one
 // vector of B's columns widened to two of doubles, 12 accumulators beside
@@ -283,7 +283,7 @@ class Lowering {
       const Shape& a = n->inputs[0]->type.shape;
       step.k_extent = get_bool(n->attrs, "transpose_a", false) ? a[a.size() - 2] : a.back();
       if (n->type.shape.back() > kMaxMatmulColumns)
-        unsupported(fmt::format("a matmul with more than {} columns (its row of sums lives on the stack)", kMaxMatmulColumns));
+        unsupported(fmt::format("a matmul with more than {} columns (its block of rows of double sums is bounded)", kMaxMatmulColumns));
       step_of_[n] = add_step(step);
       return;
     }

@@ -38,7 +38,7 @@ void Emitter::emit() {
   check_streaming_stores();
   for (const Step& step : k_.steps)  // a matmul kernel's row of sums (lowering bounds its length)
     if (step.kind == StepKind::matmul && !blocked_matmul())
-      row_sums_ = b_.CreateAlloca(b_.getDoubleTy(), b_.getInt64(k_.inner() * k_.row_block));
+      row_sums_ = scratch(b_.getDoubleTy(), k_.inner() * k_.row_block);
   if (blocked_matmul()) {
     emit_blocked_matmul(fn_->getArg(1), fn_->getArg(2));
   } else if (ranges_over_elements(k_)) {
@@ -55,6 +55,26 @@ void Emitter::emit() {
   }
   if (streaming_stores_ok_) b_.CreateIntrinsic(llvm::Intrinsic::x86_sse_sfence, {}, {});  // order them before the pool's join
   b_.CreateRetVoid();
+  if (scratch_request_) scratch_request_->setArgOperand(0, b_.getInt64(scratch_bytes_));
+}
+
+Value* Emitter::scratch(llvm::Type* element, int64_t count) {
+  if (count * static_cast<int64_t>(element->getPrimitiveSizeInBits() / 8) <= kStackBufferBytes) return create_entry_alloca(element, count);
+  if (!scratch_request_) {
+    auto* type = llvm::FunctionType::get(b_.getPtrTy(), {b_.getInt64Ty()}, false);
+    llvm::FunctionCallee request = module_.getOrInsertFunction("tj_kernel_scratch", type);
+    if (auto* f = llvm::dyn_cast<llvm::Function>(request.getCallee())) {
+      f->addFnAttr(llvm::Attribute::NoUnwind);
+      f->addRetAttr(llvm::Attribute::NoAlias);
+      f->addRetAttr(llvm::Attribute::getWithAlignment(ctx_, llvm::Align(64)));
+    }
+    llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+    scratch_request_ = entry.CreateCall(request, {entry.getInt64(0)});  // the size is set when the kernel is done
+  }
+  const int64_t offset = scratch_bytes_;
+  scratch_bytes_ += (count * static_cast<int64_t>(element->getPrimitiveSizeInBits() / 8) + 63) / 64 * 64;
+  llvm::IRBuilder<> after(scratch_request_->getNextNode());
+  return after.CreateConstGEP1_64(b_.getInt8Ty(), scratch_request_, offset);
 }
 
 bool Emitter::streams_out(const IndexMap& m) const {
@@ -326,7 +346,7 @@ void Emitter::plan_row_cache() {
   }
   for (const auto& [s, passes] : passes_of)
     if (passes.size() > 1 && k_.steps[s].dtype == DType::f32)
-      row_cache_[s] = {*passes.begin(), b_.CreateAlloca(b_.getFloatTy(), b_.getInt64(k_.inner()))};
+      row_cache_[s] = {*passes.begin(), scratch(b_.getFloatTy(), k_.inner())};
 }
 
 Value* Emitter::load_doubles(Value* p, Value* mask) {
@@ -483,13 +503,16 @@ namespace {
 
 class Compiled : public CompiledKernel {
  public:
-  Compiled(std::unique_ptr<LoadedModule> module, CompilePhases phases) : module_(std::move(module)), phases_(phases) {}
+  Compiled(std::unique_ptr<LoadedModule> module, CompilePhases phases, int64_t scratch_bytes)
+      : module_(std::move(module)), phases_(phases), scratch_bytes_(scratch_bytes) {}
   KernelFn function() const override { return reinterpret_cast<KernelFn>(module_->entry()); }
   const CompilePhases& phases() const override { return phases_; }
+  int64_t scratch_bytes() const override { return scratch_bytes_; }
 
  private:
   std::unique_ptr<LoadedModule> module_;
   CompilePhases phases_;
+  int64_t scratch_bytes_;
 };
 
 }  // namespace
@@ -508,10 +531,11 @@ std::unique_ptr<CompiledKernel> compile_loop_kernel(const LoopKernel& kernel) {
   auto module = std::make_unique<llvm::Module>("tensorjit_kernel", *context);
   CompilePhases phases;
   const auto start = std::chrono::steady_clock::now();
-  Emitter(kernel, *context, *module, host_isa().f32_lanes).emit();
+  Emitter emitter(kernel, *context, *module, host_isa().f32_lanes);
+  emitter.emit();
   phases.emit_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   std::unique_ptr<LoadedModule> loaded = load_module(std::move(context), std::move(module), "kernel", phases.optimize_ms, phases.machine_code_ms);
-  return std::make_unique<Compiled>(std::move(loaded), phases);
+  return std::make_unique<Compiled>(std::move(loaded), phases, emitter.scratch_bytes());
 }
 
 std::string assemble_loop_kernel(const LoopKernel& kernel, const Isa& isa) {

@@ -27,6 +27,9 @@ class CompiledKernel {
   virtual ~CompiledKernel() = default;
   virtual KernelFn function() const = 0;
   virtual const CompilePhases& phases() const = 0;
+  // Bytes of per-thread scratch (runtime/kernel_scratch.h) the kernel uses:
+  // reserve them on the calling thread before each call.
+  virtual int64_t scratch_bytes() const = 0;
 };
 
 // Compiles `kernel`; throws tj::Error if LLVM fails.

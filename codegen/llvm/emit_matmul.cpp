@@ -11,7 +11,7 @@ namespace tj::llvm_backend {
 void Emitter::emit_blocked_matmul(Value* begin, Value* end) {
   const Step& step = k_.steps[k_.packed_b_step];
   const int64_t width = kColumnBlock, rows_per_group = kBlocksPerGroup * k_.row_block;
-  Value* sums = create_entry_alloca(b_.getDoubleTy(), rows_per_group * width);
+  Value* sums = scratch(b_.getDoubleTy(), rows_per_group * width);
   auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
   Value* inner = opaque_inner();
   auto clamp_to = [&](Value* v, Value* limit) { return b_.CreateSelect(b_.CreateICmpSLT(v, limit), v, limit); };
@@ -68,7 +68,7 @@ void Emitter::accumulate_tile(const Step& step, const std::vector<Value*>& rows,
   const int n = static_cast<int>(rows.size());
   // A's rows over [k_begin, k_end), widened to doubles once: the inner
   // loop broadcasts them straight from memory.
-  Value* a_block = create_entry_alloca(b_.getDoubleTy(), n * kMatmulKBlock);
+  Value* a_block = scratch(b_.getDoubleTy(), n * kMatmulKBlock);
   auto a_at = [&](int i, Value* k) { return b_.CreateGEP(b_.getDoubleTy(), a_block, b_.CreateAdd(b_.getInt64(i * kMatmulKBlock), b_.CreateSub(k, k_begin))); };
   counted_loop(k_begin, k_end, 1, [&](Value* k) {
     for (int i = 0; i < n; ++i) {

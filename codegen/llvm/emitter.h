@@ -40,6 +40,7 @@ class Emitter {
       : k_(kernel), ctx_(context), module_(module), b_(context), lanes_(lanes) {}
 
   void emit();
+  int64_t scratch_bytes() const { return scratch_bytes_; }  // after emit()
 
  private:
   // ---- types and constants ----
@@ -77,6 +78,14 @@ class Emitter {
   }
 
   Value* create_entry_alloca(llvm::Type* type, int64_t count = 1);
+
+  // `count` elements of the thread's kernel scratch (runtime/kernel_scratch.h),
+  // 64-byte aligned: for buffers too large for a caller's stack (row sums,
+  // cached rows, blocks of A and of sums). One request at the entry.
+  Value* scratch(llvm::Type* element, int64_t count);
+  static constexpr int64_t kStackBufferBytes = 16 << 10;  // smaller buffers stay on the stack
+  llvm::CallInst* scratch_request_ = nullptr;
+  int64_t scratch_bytes_ = 0;
 
   // ---- rows ----
   // Row index -> per-dim indices -> each map's offset at the start of the row.
@@ -198,7 +207,7 @@ class Emitter {
 
   // Element values that several passes over a row need (softmax's exp(x - max)
   // in its sum pass and its output pass) are computed once, in the first, and
-  // kept in a row buffer on the stack for the later ones.
+  // kept in a row buffer (stack or scratch) for the later ones.
   void plan_row_cache();
 
   Value* load_doubles(Value* p, Value* mask);

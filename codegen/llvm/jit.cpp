@@ -29,6 +29,7 @@
 #include "codegen/llvm/dump.h"
 #include "codegen/target.h"
 #include "ir/error.h"
+#include "runtime/kernel_scratch.h"
 
 namespace tj::llvm_backend {
 
@@ -76,6 +77,12 @@ Jit& jit() {
                           })
                           .create(),
                       "create LLJIT");
+    // The one function kernels call: their per-thread scratch memory.
+    llvm::orc::SymbolMap runtime;
+    runtime[j->lljit->mangleAndIntern("tj_kernel_scratch")] =
+        llvm::JITEvaluatedSymbol(llvm::pointerToJITTargetAddress(&tj_kernel_scratch), llvm::JITSymbolFlags::Exported);
+    if (llvm::Error e = j->lljit->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(runtime))))
+      fail("llvm: cannot define the kernels' runtime symbols: {}", message_of(std::move(e)));
     return j;
   }();
   return *instance;

@@ -84,7 +84,9 @@ TEST(LlvmIsa, LargeOutputsStreamPastTheCaches) {
         EXPECT_TRUE(large && streams) << name << " (" << isa.name << ") should stream its output";
         EXPECT_NE(code.find("sfence"), std::string::npos) << name;
       }
-      if (!large) EXPECT_FALSE(streams) << name << " is small, yet streams its output";
+      if (!large) {
+        EXPECT_FALSE(streams) << name << " is small, yet streams its output";
+      }
       streaming += streams;
     }
   }

@@ -10,6 +10,7 @@
 // rounded result); the other functions are computed in double and rounded
 // once; sums accumulate in double, compensated, in another order.
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -304,6 +305,40 @@ TEST_F(LlvmKernels, PipelinedLongChains) {
     expect_llvm_matches([&](const auto& in) { return std::vector{gelu(tj::matmul(in[0], in[1]) + in[2])}; },
                         {Tensor::randn(a, 44), Tensor::randn(b, 45), Tensor::randn({b[1]}, 46)},
                         "gelu epilogue of " + tj::shape_to_string(a) + " @ " + tj::shape_to_string(b), kAtScale);
+}
+
+TEST_F(LlvmKernels, LargeTemporariesOffTheCallersStack) {
+  // A batched matmul with rows of 8192: a row's double sums are 64 KiB
+  // (blocks of rows, up to 384 KiB), more than this thread's 48 KiB stack
+  // (on which the kernel crashed before). Kernels keep such
+  // buffers in per-thread scratch memory (runtime/kernel_scratch.h), so an
+  // application thread with a small stack can call them. Compiled on this
+  // thread first (LLVM itself needs a deep stack), then called on the small one.
+  const auto fn = [](const auto& in) { return std::vector{tj::matmul(in[0], in[1]) * 0.5}; };
+  const std::vector<Tensor> inputs = {Tensor::randn({2, 9, 32}, 60), Tensor::randn({2, 32, 8192}, 61)};
+  auto f = tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "llvm"});
+  const std::vector<double> expected = tj::testing::values_of(f(inputs)[0].array());
+  const int threads = tj::num_threads();
+  tj::set_num_threads(1);  // every chunk on the calling thread
+  using Jitted = decltype(f);
+  struct Call {
+    Jitted* jitted;
+    const std::vector<Tensor>* inputs;
+    std::vector<double> got;
+  } call{&f, &inputs, {}};
+  pthread_attr_t attributes;
+  pthread_attr_init(&attributes);
+  pthread_attr_setstacksize(&attributes, 48 << 10);
+  pthread_t thread;
+  ASSERT_EQ(pthread_create(&thread, &attributes, [](void* p) -> void* {
+    auto* c = static_cast<Call*>(p);
+    c->got = tj::testing::values_of((*c->jitted)(*c->inputs)[0].array());
+    return nullptr;
+  }, &call), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attributes);
+  tj::set_num_threads(threads);
+  EXPECT_EQ(call.got, expected) << "the same kernel on a thread with a 48 KiB stack";
 }
 
 TEST_F(LlvmKernels, MatmulWithEpilogues) {
