@@ -249,7 +249,10 @@ void Emitter::pipelined_loop(Value* from, Value* to, int pass, Part part) {
   body(proto.index, nullptr, pass, 0, part, &stores);
   for (const DeferredStore& store : stores) proto.results.push_back(store.value);
   b_.SetInsertPoint(resume);
-  const int stages = pipeline_stages(proto);
+  // Filling and draining the pipeline cost stages - 1 trips per loop: at
+  // most one trip in 8 (short rows, a cache block's 128 columns get fewer stages).
+  const int64_t row = ranges_over_elements(k_) ? INT64_MAX : blocked_matmul() ? std::min(k_.inner(), kColumnBlock) : k_.inner();
+  const int stages = static_cast<int>(std::min<int64_t>(pipeline_stages(proto), 1 + row / lanes_ / kTripsPerFillTrip));
   auto plain_body = [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, part); };
   if (stages < 2) {
     discard_loop_body(proto);

@@ -183,6 +183,7 @@ class Emitter {
   // (pipeline.h): a loop that only computes and stores (no reductions),
   // with transcendental math (GELU: 53 -> 43 us per 64K floats in cache).
   bool may_pipeline(int pass, Part part) const;
+  static constexpr int64_t kTripsPerFillTrip = 8;
   void pipelined_loop(Value* from, Value* to, int pass, Part part);
 
   // Whether pass `pass` runs as two loops over the row: one computing the
