@@ -249,8 +249,8 @@ TEST_F(LlvmKernels, PipelinedLongChains) {
   // drain it, with each stage's vector clamped into the range. So: 0 to 7
   // whole vectors at 8 lanes and 0 to 6 at 16, tails, strided, reversed and
   // broadcast inputs (along rows and along the inner dim), two outputs (one
-  // boolean), two cold branches in different stages, a row kernel's last
-  // pass and a matmul's epilogue.
+  // boolean), a boolean input, two cold branches in different stages, a row
+  // kernel's last pass and a matmul's epilogue.
   const auto gelu = [](const Tensor& x) { return x * 0.5 * (tj::tanh((x + x * x * x * 0.044715) * 0.7978845608) + 1.0); };
   // 1 + tanh(u) cancels for negative u: tanh's last-ulp differences near -1
   // are absolute errors of ~6e-8, so GELU compares at the results' scale
@@ -279,6 +279,9 @@ TEST_F(LlvmKernels, PipelinedLongChains) {
                       kAtScale);
   expect_llvm_matches([&](const auto& in) { return std::vector{tj::where(tj::tanh(in[0]) > 0.5, in[0], in[0] * 0.0), tj::tanh(in[0]) > 0.5}; },
                       {base}, "a boolean output");
+  const auto boolean_input = [&](const auto& in) { return std::vector{tj::where(in[1], gelu(in[0]), tj::tanh(in[0]))}; };
+  EXPECT_TRUE(pipelined(boolean_input, {base, base > 0.7}));
+  expect_llvm_matches(boolean_input, {base, base > 0.7}, "a boolean input", kAtScale);
   // exp's and sigmoid's exp each branch to their slow path; sigmoid's comes
   // after tanh, so the two cold branches fall in different stages of one
   // kernel. tanh within 2 ulps moves sigmoid (slope <= 1/4, values >= 0.26)
