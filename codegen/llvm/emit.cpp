@@ -252,7 +252,7 @@ void Emitter::pipelined_loop(Value* from, Value* to, int pass, Part part) {
   // Filling and draining the pipeline cost stages - 1 trips per loop: at
   // most one trip in 8 (short rows, a cache block's 128 columns get fewer stages).
   const int64_t row = ranges_over_elements(k_) ? INT64_MAX : blocked_matmul() ? std::min(k_.inner(), kColumnBlock) : k_.inner();
-  const int stages = static_cast<int>(std::min<int64_t>(pipeline_stages(proto), 1 + row / lanes_ / kTripsPerFillTrip));
+  const int stages = pipeline_stages(proto, static_cast<int>(std::min<int64_t>(INT32_MAX, 1 + row / lanes_ / kTripsPerFillTrip)));
   auto plain_body = [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, part); };
   if (stages < 2) {
     discard_loop_body(proto);

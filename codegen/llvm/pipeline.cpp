@@ -179,10 +179,10 @@ bool reads_first(const Schedule& s) {
 
 }  // namespace
 
-int pipeline_stages(const LoopBody& body) {
+int pipeline_stages(const LoopBody& body, int at_most) {
   Schedule s = schedule(body);
   if (s.blocks.empty()) return 1;
-  const int stages = std::clamp(s.critical_path / kStageCycles, 1, kMaxStages);
+  const int stages = std::clamp(s.critical_path / kStageCycles, 1, std::max(1, std::min(kMaxStages, at_most)));
   assign_stages(s, stages);
   return reads_first(s) ? stages : 1;
 }

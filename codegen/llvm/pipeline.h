@@ -29,17 +29,18 @@ struct LoopBody {
 };
 
 // How many stages `body` splits into: its critical path (estimated
-// latencies) over kStageCycles, at most kMaxStages. 1 when the path is short
-// or the body branches otherwise than above: no pipelining.
-int pipeline_stages(const LoopBody& body);
+// latencies) over kStageCycles, at most kMaxStages and `at_most`. 1 when the
+// path is short, or the body branches otherwise than above, or a memory
+// read cannot be in the first stage: no pipelining.
+int pipeline_stages(const LoopBody& body, int at_most);
 
 // Emits at b's insert point, for every whole vector j of [from, to) (steps
-// of `lanes`), body's computation in `stages` stages, and store(j, results)
-// in the last; a cold branch and its blocks stay within one stage. Then
-// deletes the body's blocks. Returns where the whole vectors end
-// (a masked tail's start). Each stage's vector index is clamped into the
-// range, so the trips that fill and drain the pipeline read valid memory;
-// only trips whose last stage holds a real vector store.
+// of `lanes`), body's computation in `stages` stages (as pipeline_stages
+// returned) and store(j, results) in the last; a cold branch and its blocks
+// stay within one stage. Then deletes the body's blocks. Returns where the
+// whole vectors end (a masked tail's start). Each stage's vector index is
+// clamped into the range, so the trips that fill and drain the pipeline
+// read valid memory; only trips whose last stage holds a real vector store.
 llvm::Value* emit_pipelined_loop(llvm::IRBuilder<>& b, LoopBody body, int stages, llvm::Value* from, llvm::Value* to, int lanes,
                                  const std::function<void(llvm::Value*, const std::vector<llvm::Value*>&)>& store);
 
