@@ -1,0 +1,121 @@
+// The LLVM backend's kernels and memory, against the reference
+// interpreter: outputs large enough for streaming stores (aligned and not),
+// long rows read as two streams, temporaries off the caller's stack, no page
+// faults in steady state, and no mapping writable and executable at once.
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <sys/resource.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/codegen/llvm_kernel_checks.h"
+#include "tests/support/arrays.h"
+
+using tj::Tensor;
+using namespace tj::llvm_kernel_checks;
+
+TEST_F(LlvmKernels, LargeOutputsWithStreamingStores) {
+  // Outputs of 8 MiB or more are written with non-temporal stores where the
+  // kernel's first address is aligned; an application's parallel_for that
+  // splits at odd elements makes every chunk but the first unaligned, so
+  // both ways of storing run, and both must give the interpreter's values.
+  const Tensor flat = special_values({(int64_t{1} << 21) + 5}, 20), rows = Tensor::randn({2049, 1024}, 21);
+  const auto elementwise = [](const auto& in) { return std::vector{tj::exp(in[0]) * 2.0 + 1.0}; };
+  const auto softmax = [](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; };
+  expect_llvm_matches(elementwise, {flat}, "a large elementwise kernel");
+  expect_llvm_matches(softmax, {rows}, "a large softmax", false, kSoftmaxUlps);
+  tj::set_parallel_for([](int64_t count, int64_t, const tj::RangeBody& body) {
+    for (int64_t begin = 0; begin < count; begin += 1000003) body(begin, std::min(count, begin + 1000003));
+  });
+  expect_llvm_matches(elementwise, {flat}, "a large elementwise kernel in chunks at odd elements");
+  expect_llvm_matches(softmax, {rows}, "a large softmax in chunks", false, kSoftmaxUlps);
+  tj::set_parallel_for({});
+  // Rows of an odd length (not whole vectors) store through the cache.
+  expect_llvm_matches([](const auto& in) { return std::vector{tj::relu(in[0] + in[1])}; },
+                      {Tensor::randn({2049, 1025}, 22), Tensor::randn({1025}, 23)}, "a large kernel of odd rows");
+}
+
+TEST_F(LlvmKernels, LongRowsReadAsTwoStreams) {
+  // Reductions over rows of 2^14 elements or more take their two vectors
+  // per trip from the row's two halves; the rest of the row (an odd number
+  // of vectors, then a tail) follows.
+  for (const tj::Shape& shape : std::vector<tj::Shape>{{3, 16384}, {2, 16384 + 8 * 3 + 5}, {(int64_t{1} << 20) + 7}}) {
+    const std::string at = " on " + tj::shape_to_string(shape);
+    const Tensor x = special_values(shape, 30), clean = Tensor::randn(shape, 31);
+    expect_llvm_matches([](const auto& in) { return std::vector{in[0].max({-1}), in[0].min({-1}, true)}; }, {x}, "max, min" + at);
+    expect_llvm_matches([](const auto& in) { return std::vector{in[0].sum({-1}), in[0].mean({-1})}; }, {clean}, "sum, mean" + at);
+    expect_llvm_matches([](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; }, {clean}, "softmax" + at);
+  }
+}
+
+TEST_F(LlvmKernels, LargeTemporariesOffTheCallersStack) {
+  // A batched matmul with rows of 8192: a row's double sums are 64 KiB
+  // (blocks of rows, up to 384 KiB), more than this thread's 48 KiB stack
+  // (on which the kernel crashed before). Kernels keep such
+  // buffers in per-thread scratch memory (runtime/kernel_scratch.h), so an
+  // application thread with a small stack can call them. Compiled on this
+  // thread first (LLVM itself needs a deep stack), then called on the small one.
+  const auto fn = [](const auto& in) { return std::vector{tj::matmul(in[0], in[1]) * 0.5}; };
+  const std::vector<Tensor> inputs = {Tensor::randn({2, 9, 32}, 60), Tensor::randn({2, 32, 8192}, 61)};
+  auto f = tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "llvm"});
+  const std::vector<double> expected = tj::testing::values_of(f(inputs)[0].array());
+  const int threads = tj::num_threads();
+  tj::set_num_threads(1);  // every chunk on the calling thread
+  using Jitted = decltype(f);
+  struct Call {
+    Jitted* jitted;
+    const std::vector<Tensor>* inputs;
+    std::vector<double> got;
+  } call{&f, &inputs, {}};
+  pthread_attr_t attributes;
+  pthread_attr_init(&attributes);
+  pthread_attr_setstacksize(&attributes, 48 << 10);
+  pthread_t thread;
+  ASSERT_EQ(pthread_create(&thread, &attributes, [](void* p) -> void* {
+    auto* c = static_cast<Call*>(p);
+    c->got = tj::testing::values_of((*c->jitted)(*c->inputs)[0].array());
+    return nullptr;
+  }, &call), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attributes);
+  tj::set_num_threads(threads);
+  EXPECT_EQ(call.got, expected) << "the same kernel on a thread with a 48 KiB stack";
+}
+
+TEST_F(LlvmKernels, SteadyStateCallsMakeNoPageFaults) {
+  // Results and arenas come from the program's pool: once warm, calls of one
+  // signature touch only memory that is already mapped.
+  auto f = tj::jit([](const Tensor& x) { return tj::softmax(tj::gelu(x, true) * 2.0, -1) + x; }, tj::JitOptions{.backend = "llvm"});
+  const Tensor x = Tensor::randn({512, 1024}, 1);  // 2 MiB per buffer: each new one would fault 512 pages
+  for (int i = 0; i < 3; ++i) f(x);
+  rusage before{}, after{};
+  getrusage(RUSAGE_SELF, &before);
+  double checksum = 0;
+  for (int i = 0; i < 10; ++i) checksum += f(x).data<float>()[7];
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_TRUE(std::isfinite(checksum));
+  EXPECT_EQ(after.ru_minflt - before.ru_minflt, 0) << "minor page faults in 10 steady-state calls";
+}
+
+TEST_F(LlvmKernels, NoMappingIsWritableAndExecutable) {
+  // JIT code is written, then made executable, never both at once: after
+  // compiling and running kernels, no mapping of the process is rwx.
+  auto f = tj::jit([](const Tensor& x) { return tj::softmax(tj::tanh(x) * 3.0, -1); }, tj::JitOptions{.backend = "llvm"});
+  const Tensor x = Tensor::randn({8, 40}, 1);
+  EXPECT_NE(f.explain(x).find("code: llvm"), std::string::npos);
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  int mappings = 0;
+  while (std::getline(maps, line)) {
+    ++mappings;
+    std::istringstream fields(line);
+    std::string range, permissions;
+    fields >> range >> permissions;
+    EXPECT_FALSE(permissions.size() >= 3 && permissions[1] == 'w' && permissions[2] == 'x') << "writable and executable: " << line;
+  }
+  EXPECT_GT(mappings, 0);
+}

@@ -1,0 +1,112 @@
+// Software-pipelined loops (codegen/llvm/pipeline.h) against the reference
+// interpreter: that the pipeline is there, and that filling, draining,
+// clamping, cold branches and every kind of input and output give the
+// interpreter's values.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "tests/codegen/llvm_kernel_checks.h"
+#include "tests/support/arrays.h"
+
+using tj::Tensor;
+using namespace tj::llvm_kernel_checks;
+
+namespace {
+
+// Whether fn's kernels include a software-pipelined loop: its optimized IR
+// (TJ_DUMP=opt into a fresh directory) has the pipeline's blocks.
+bool pipelined(const Fn& fn, const std::vector<Tensor>& inputs) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("tj_pipelined_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  setenv("TJ_DUMP", "opt", 1);
+  setenv("TJ_DUMP_DIR", dir.c_str(), 1);
+  tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "llvm"})(inputs);
+  unsetenv("TJ_DUMP");
+  unsetenv("TJ_DUMP_DIR");
+  bool found = false;
+  for (const auto& file : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(file.path());
+    found |= std::string(std::istreambuf_iterator<char>(in), {}).find("pipeline.header:") != std::string::npos;
+  }
+  std::filesystem::remove_all(dir);
+  return found;
+}
+
+}  // namespace
+
+TEST_F(LlvmKernels, PipelinedLongChains) {
+  // Kernels that only compute and store, with long math (tanh, GELU, exp's
+  // cold branch), run software-pipelined in up to 4 stages
+  // (codegen/llvm/pipeline.h): the first trips fill the pipeline and the last
+  // drain it, with each stage's vector clamped into the range. So: 0 to 7
+  // whole vectors at 8 lanes and 0 to 6 at 16, tails, strided, reversed and
+  // broadcast inputs (along rows and along the inner dim), two outputs (one
+  // boolean), a boolean input, two cold branches in different stages, a row
+  // kernel's last pass and a matmul's epilogue.
+  const auto gelu = [](const Tensor& x) { return x * 0.5 * (tj::tanh((x + x * x * x * 0.044715) * 0.7978845608) + 1.0); };
+  // 1 + tanh(u) cancels for negative u: tanh's last-ulp differences near -1
+  // are absolute errors of ~6e-8, so GELU compares at the results' scale
+  // (clean inputs), tanh alone in ulps (special values too).
+  constexpr bool kAtScale = true;
+  ASSERT_TRUE(pipelined([&](const auto& in) { return std::vector{gelu(in[0])}; }, {Tensor::randn({100}, 40)}))
+      << "GELU's kernel is not software-pipelined: the cases below would test the plain loop only";
+  for (int64_t n : {0, 1, 8, 15, 16, 24, 31, 32, 40, 48, 49, 56, 63, 64, 80, 95, 97, 112, 1000}) {
+    const std::string at = " on " + std::to_string(n);
+    expect_llvm_matches([&](const auto& in) { return std::vector{tj::tanh(in[0])}; }, {special_values({3, n}, 40)}, "tanh" + at);
+    // exp's scaling branches to its slow path for lanes that overflow, are
+    // denormal or NaN: the pipeline keeps that branch in one stage.
+    expect_llvm_matches([&](const auto& in) { return std::vector{tj::exp(in[0]), tj::sigmoid(in[0])}; }, {special_values({2, n}, 47)},
+                        "exp, sigmoid" + at);
+    expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0])}; }, {Tensor::randn({n}, 41) * 3.0}, "gelu" + at, kAtScale);
+  }
+  // Rows of 203 (25 whole vectors and 3 at 8 lanes): short rows get fewer stages, or none.
+  const Tensor base = Tensor::randn({41, 203}, 42) * 3.0, tall = Tensor::randn({203, 41}, 52) * 3.0;
+  for (const Tensor& x : {tall.T(), base.slice({0, 1}, {41, 203}, {2, 3}), base.slice({40, 0}, {-42, 203}, {-1, 1})})
+    expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0])}; }, {x}, "gelu of strided " + x.to_string(), kAtScale);
+  expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0] + in[1])}; }, {base, Tensor::randn({203}, 43)},
+                      "gelu of a broadcast sum", kAtScale);
+  expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0] + in[1])}; }, {base, Tensor::randn({41, 1}, 50)},
+                      "gelu of a sum broadcast along the inner dim", kAtScale);
+  expect_llvm_matches([&](const auto& in) { return std::vector{tj::tanh(in[0]), gelu(in[0])}; }, {base}, "tanh and gelu, two outputs",
+                      kAtScale);
+  expect_llvm_matches([&](const auto& in) { return std::vector{tj::where(tj::tanh(in[0]) > 0.5, in[0], in[0] * 0.0), tj::tanh(in[0]) > 0.5}; },
+                      {base}, "a boolean output");
+  const auto boolean_input = [&](const auto& in) { return std::vector{tj::where(in[1], gelu(in[0]), tj::tanh(in[0]))}; };
+  EXPECT_TRUE(pipelined(boolean_input, {base, base > 0.7}));
+  expect_llvm_matches(boolean_input, {base, base > 0.7}, "a boolean input", kAtScale);
+  // exp's and sigmoid's exp each branch to their slow path; sigmoid's comes
+  // after tanh, so the two cold branches fall in different stages of one
+  // kernel. tanh within 2 ulps moves sigmoid (slope <= 1/4, values >= 0.26)
+  // by at most 2 of its ulps, sigmoid adds its own 2; the sum of two
+  // positive terms is as accurate as the worse, plus its own rounding.
+  const auto two_branches = [](const auto& in) { return std::vector{tj::exp(in[0]) + tj::sigmoid(tj::tanh(in[0]))}; };
+  constexpr int64_t kComposedUlps = 5;
+  ASSERT_TRUE(pipelined(two_branches, {base}));
+  for (int64_t n : {3, 64, 200, 333, 1000})
+    expect_llvm_matches(two_branches, {special_values({2, n}, 51)}, "exp + sigmoid of tanh: two cold branches, on " + std::to_string(n), false,
+                        kComposedUlps);
+  expect_llvm_matches([&](const auto& in) { return std::vector{tj::tanh(in[0] - in[0].mean({-1}, true))}; }, {base},
+                      "tanh after a row mean");
+  // Softmax's exp(x - max) into the row cache runs pipelined: rows of wide
+  // range (exp underflows to denormals and zero, the slow path, in some
+  // vectors and not others), and rows with -Inf, +Inf and NaN.
+  for (int64_t n : {5, 8, 29, 64, 300}) {
+    const std::string at = " on rows of " + std::to_string(n);
+    expect_llvm_matches([](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; }, {Tensor::randn({7, n}, 48) * 40.0},
+                        "softmax of wide range" + at, false, kSoftmaxUlps);
+    expect_llvm_matches([](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; }, {special_values({7, n}, 49)},
+                        "softmax of special values" + at, false, kSoftmaxUlps);
+  }
+  for (const auto& [a, b] : std::vector<std::pair<tj::Shape, tj::Shape>>{{{5, 20}, {20, 37}}, {{100, 300}, {300, 260}}})
+    expect_llvm_matches([&](const auto& in) { return std::vector{gelu(tj::matmul(in[0], in[1]) + in[2])}; },
+                        {Tensor::randn(a, 44), Tensor::randn(b, 45), Tensor::randn({b[1]}, 46)},
+                        "gelu epilogue of " + tj::shape_to_string(a) + " @ " + tj::shape_to_string(b), kAtScale);
+}
