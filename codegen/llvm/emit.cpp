@@ -1,6 +1,7 @@
 // The LLVM emitter of loop kernels (the Emitter of emitter.h: its loop
-// nest, memory access, reductions and arithmetic), and the entry points of
-// emit.h that compile a kernel for the JIT or to assembly.
+// nest, passes, pipelined loops, reductions and arithmetic; memory access is
+// in emit_memory.cpp), and the entry points of emit.h that compile a kernel
+// for the JIT or to assembly.
 #include "codegen/llvm/emit.h"
 
 #include <chrono>
@@ -58,45 +59,6 @@ void Emitter::emit() {
   if (scratch_request_) scratch_request_->setArgOperand(0, b_.getInt64(scratch_bytes_));
 }
 
-Value* Emitter::scratch(llvm::Type* element, int64_t count) {
-  if (count * static_cast<int64_t>(element->getPrimitiveSizeInBits() / 8) <= kStackBufferBytes) return create_entry_alloca(element, count);
-  if (!scratch_request_) {
-    auto* type = llvm::FunctionType::get(b_.getPtrTy(), {b_.getInt64Ty()}, false);
-    llvm::FunctionCallee request = module_.getOrInsertFunction("tj_kernel_scratch", type);
-    if (auto* f = llvm::dyn_cast<llvm::Function>(request.getCallee())) {
-      f->addFnAttr(llvm::Attribute::NoUnwind);
-      f->addRetAttr(llvm::Attribute::NoAlias);
-      f->addRetAttr(llvm::Attribute::getWithAlignment(ctx_, llvm::Align(64)));
-    }
-    llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
-    scratch_request_ = entry.CreateCall(request, {entry.getInt64(0)});  // the size is set when the kernel is done
-  }
-  const int64_t offset = scratch_bytes_;
-  scratch_bytes_ += (count * static_cast<int64_t>(element->getPrimitiveSizeInBits() / 8) + 63) / 64 * 64;
-  llvm::IRBuilder<> after(scratch_request_->getNextNode());
-  return after.CreateConstGEP1_64(b_.getInt8Ty(), scratch_request_, offset);
-}
-
-bool Emitter::streams_out(const IndexMap& m) const {
-  if (m.dtype != DType::f32 || m.strides.back() != 1) return false;
-  if (k_.rows() * k_.inner() * 4 < kStreamingStoreBytes) return false;
-  if (ranges_over_elements(k_)) return true;
-  const size_t row_dims = k_.domain.size() - k_.inner_dims;
-  return std::all_of(m.strides.begin(), m.strides.begin() + row_dims, [&](int64_t s) { return s % lanes_ == 0; });
-}
-
-void Emitter::check_streaming_stores() {
-  const int64_t vector_bytes = lanes_ * 4;
-  for (const LoopKernel::Store& store : k_.stores) {
-    if (k_.steps[store.step].row_level || !streams_out(store.map)) continue;
-    Value* first = b_.getInt64(store.map.offset);
-    if (ranges_over_elements(k_)) first = b_.CreateAdd(first, fn_->getArg(1));
-    Value* address = b_.CreatePtrToInt(b_.CreateGEP(b_.getFloatTy(), base_[store.map.buffer], first), b_.getInt64Ty());
-    Value* aligned = b_.CreateICmpEQ(b_.CreateAnd(address, b_.getInt64(vector_bytes - 1)), b_.getInt64(0));
-    streaming_stores_ok_ = streaming_stores_ok_ ? b_.CreateAnd(streaming_stores_ok_, aligned) : aligned;
-  }
-}
-
 llvm::Type* Emitter::scalar_of(DType d) {
   switch (d) {
     case DType::f32: return b_.getFloatTy();
@@ -121,11 +83,6 @@ std::vector<const IndexMap*> Emitter::all_maps() {
   for (const IndexMap& m : k_.loads) maps.push_back(&m);
   for (const LoopKernel::Store& s : k_.stores) maps.push_back(&s.map);
   return maps;
-}
-
-Value* Emitter::create_entry_alloca(llvm::Type* type, int64_t count) {
-  llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
-  return entry.CreateAlloca(type, count == 1 ? nullptr : entry.getInt64(count));
 }
 
 void Emitter::set_row_offsets(Value* row) {
@@ -197,11 +154,6 @@ void Emitter::compute_row_steps() {
 Value* Emitter::constant_vector(const Step& step) {
   if (step.dtype == DType::boolean) return splat(b_.getInt1(step.constant != 0));
   return splat(llvm::ConstantFP::get(scalar_of(step.dtype), step.constant));
-}
-
-Value* Emitter::load_scalar(const IndexMap& m) {
-  Value* v = b_.CreateLoad(memory_of(m.dtype), b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], offsets_.at(&m)));
-  return m.dtype == DType::boolean ? b_.CreateICmpNE(v, b_.getInt8(0)) : v;
 }
 
 void Emitter::inner_loop(Value* from, Value* to, int pass) {
@@ -316,17 +268,6 @@ void Emitter::body(Value* j, Value* mask, int pass, int slot, Part part, std::ve
   }
 }
 
-Value* Emitter::load_floats(Value* p, Value* mask) {
-  auto* f32 = vector_of(DType::f32);
-  if (mask) return b_.CreateMaskedLoad(f32, p, llvm::Align(4), mask, llvm::Constant::getNullValue(f32));
-  return b_.CreateAlignedLoad(f32, p, llvm::Align(4));
-}
-
-void Emitter::store_floats(Value* v, Value* p, Value* mask) {
-  if (mask) b_.CreateMaskedStore(v, p, llvm::Align(4), mask);
-  else b_.CreateAlignedStore(v, p, llvm::Align(4));
-}
-
 void Emitter::plan_row_cache() {
   if (k_.passes < 2 || ranges_over_elements(k_) || k_.inner() > kMaxCachedRow) return;
   std::map<int, std::set<int>> passes_of;  // passes that need each step's value
@@ -350,80 +291,6 @@ void Emitter::plan_row_cache() {
   for (const auto& [s, passes] : passes_of)
     if (passes.size() > 1 && k_.steps[s].dtype == DType::f32)
       row_cache_[s] = {*passes.begin(), scratch(b_.getFloatTy(), k_.inner())};
-}
-
-Value* Emitter::load_doubles(Value* p, Value* mask) {
-  auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
-  if (mask) return b_.CreateMaskedLoad(f64, p, llvm::Align(8), mask, llvm::Constant::getNullValue(f64));
-  return b_.CreateAlignedLoad(f64, p, llvm::Align(8));
-}
-
-void Emitter::store_doubles(Value* v, Value* p, Value* mask) {
-  if (mask) b_.CreateMaskedStore(v, p, llvm::Align(8), mask);
-  else b_.CreateAlignedStore(v, p, llvm::Align(8));
-}
-
-void Emitter::store_streaming(Value* v, Value* p) {
-  auto* streaming = llvm::BasicBlock::Create(ctx_, "store.streaming", fn_);
-  auto* cached = llvm::BasicBlock::Create(ctx_, "store.cached", fn_);
-  auto* done = llvm::BasicBlock::Create(ctx_, "store.done", fn_);
-  b_.CreateCondBr(streaming_stores_ok_, streaming, cached);
-  b_.SetInsertPoint(streaming);
-  llvm::StoreInst* store = b_.CreateAlignedStore(v, p, llvm::Align(lanes_ * 4));
-  store->setMetadata(llvm::LLVMContext::MD_nontemporal, llvm::MDNode::get(ctx_, {llvm::ConstantAsMetadata::get(b_.getInt32(1))}));
-  b_.CreateBr(done);
-  b_.SetInsertPoint(cached);
-  b_.CreateAlignedStore(v, p, llvm::Align(4));
-  b_.CreateBr(done);
-  b_.SetInsertPoint(done);
-}
-
-Value* Emitter::element_pointers(const IndexMap& m, Value* j, int64_t stride) {
-  Value* index = b_.CreateAdd(splat(offsets_.at(&m)), b_.CreateMul(b_.CreateAdd(splat(j), lane_ids()), splat(b_.getInt64(stride))));
-  return b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], index);
-}
-
-Value* Emitter::load_vector(const IndexMap& m, Value* j, Value* mask) {
-  const int64_t stride = m.strides.back();
-  auto* type = llvm::FixedVectorType::get(memory_of(m.dtype), lanes_);
-  const llvm::Align align(m.dtype == DType::boolean ? 1 : 4);
-  Value* v;
-  if (stride == 0) {
-    v = splat(b_.CreateLoad(memory_of(m.dtype), b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], offsets_.at(&m))));
-  } else if (stride == 1) {
-    Value* p = b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], b_.CreateAdd(offsets_.at(&m), j));
-    v = mask ? static_cast<Value*>(b_.CreateMaskedLoad(type, p, align, mask, llvm::Constant::getNullValue(type)))
-             : b_.CreateAlignedLoad(type, p, align);
-    if (!mask && streams(m)) prefetch(b_.CreateGEP(memory_of(m.dtype), p, b_.getInt64(kPrefetchElements)));
-  } else {
-    Value* all = mask ? mask : splat(b_.getInt1(true));
-    v = b_.CreateMaskedGather(type, element_pointers(m, j, stride), align, all, llvm::Constant::getNullValue(type));
-  }
-  return m.dtype == DType::boolean ? b_.CreateICmpNE(v, llvm::Constant::getNullValue(type)) : v;
-}
-
-bool Emitter::streams(const IndexMap& m) const {
-  if (ranges_over_elements(k_)) return true;
-  const size_t row_dims = k_.domain.size() - k_.inner_dims;
-  return std::any_of(m.strides.begin(), m.strides.begin() + row_dims, [](int64_t s) { return s != 0; });
-}
-
-void Emitter::prefetch(Value* p) {
-  b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {p->getType()}, {p, b_.getInt32(0), b_.getInt32(3), b_.getInt32(1)});
-}
-
-void Emitter::store_vector(const IndexMap& m, Value* v, Value* j, Value* mask) {
-  if (m.dtype == DType::boolean) v = b_.CreateZExt(v, llvm::FixedVectorType::get(b_.getInt8Ty(), lanes_));
-  const int64_t stride = m.strides.back();
-  const llvm::Align align(m.dtype == DType::boolean ? 1 : 4);
-  if (stride == 1) {
-    Value* p = b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], b_.CreateAdd(offsets_.at(&m), j));
-    if (mask) b_.CreateMaskedStore(v, p, align, mask);
-    else if (streaming_stores_ok_ && streams_out(m)) store_streaming(v, p);
-    else b_.CreateAlignedStore(v, p, align);
-  } else {
-    b_.CreateMaskedScatter(v, element_pointers(m, j, stride), align, mask ? mask : splat(b_.getInt1(true)));
-  }
 }
 
 Value* Emitter::identity(const Step& s) {

@@ -10,9 +10,9 @@
 //       pipeline.h), then what is left masked
 //       finish the pass's reductions; compute row values now available
 //     store row-level outputs
-// emit.cpp has the loop nest, loads and stores, reductions and arithmetic;
-// emit_matmul.cpp the matmul kernels (row blocks, cache blocking, dot
-// products). Internal to the LLVM backend.
+// emit.cpp has the loop nest, reductions and arithmetic; emit_memory.cpp
+// loads, stores and buffers; emit_matmul.cpp the matmul kernels (row
+// blocks, cache blocking, dot products). Internal to the LLVM backend.
 #pragma once
 
 #include <cstdint>

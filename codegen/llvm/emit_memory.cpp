@@ -1,0 +1,146 @@
+// The Emitter's memory access (emitter.h): vector loads and stores through
+// index maps (contiguous, broadcast, gathered and scattered, masked),
+// prefetches, streaming stores for large outputs, the row buffers of
+// doubles and floats, and where large temporaries live (stack or the
+// thread's kernel scratch).
+#include "codegen/llvm/emit.h"
+#include "codegen/llvm/emitter.h"
+
+namespace tj::llvm_backend {
+
+Value* Emitter::scratch(llvm::Type* element, int64_t count) {
+  const int64_t bytes = count * static_cast<int64_t>(element->getPrimitiveSizeInBits() / 8);
+  if (bytes <= kStackBufferBytes) return create_entry_alloca(element, count);
+  if (!scratch_request_) {
+    auto* type = llvm::FunctionType::get(b_.getPtrTy(), {b_.getInt64Ty()}, false);
+    llvm::FunctionCallee request = module_.getOrInsertFunction("tj_kernel_scratch", type);
+    if (auto* f = llvm::dyn_cast<llvm::Function>(request.getCallee())) {
+      f->addFnAttr(llvm::Attribute::NoUnwind);
+      f->addRetAttr(llvm::Attribute::NoAlias);
+      f->addRetAttr(llvm::Attribute::getWithAlignment(ctx_, llvm::Align(64)));
+    }
+    llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+    scratch_request_ = entry.CreateCall(request, {entry.getInt64(0)});  // the size is set when the kernel is done
+  }
+  const int64_t offset = scratch_bytes_;
+  scratch_bytes_ += (bytes + 63) / 64 * 64;
+  llvm::IRBuilder<> after(scratch_request_->getNextNode());
+  return after.CreateConstGEP1_64(b_.getInt8Ty(), scratch_request_, offset);
+}
+
+bool Emitter::streams_out(const IndexMap& m) const {
+  if (m.dtype != DType::f32 || m.strides.back() != 1) return false;
+  if (k_.rows() * k_.inner() * 4 < kStreamingStoreBytes) return false;
+  if (ranges_over_elements(k_)) return true;
+  const size_t row_dims = k_.domain.size() - k_.inner_dims;
+  return std::all_of(m.strides.begin(), m.strides.begin() + row_dims, [&](int64_t s) { return s % lanes_ == 0; });
+}
+
+void Emitter::check_streaming_stores() {
+  const int64_t vector_bytes = lanes_ * 4;
+  for (const LoopKernel::Store& store : k_.stores) {
+    if (k_.steps[store.step].row_level || !streams_out(store.map)) continue;
+    Value* first = b_.getInt64(store.map.offset);
+    if (ranges_over_elements(k_)) first = b_.CreateAdd(first, fn_->getArg(1));
+    Value* address = b_.CreatePtrToInt(b_.CreateGEP(b_.getFloatTy(), base_[store.map.buffer], first), b_.getInt64Ty());
+    Value* aligned = b_.CreateICmpEQ(b_.CreateAnd(address, b_.getInt64(vector_bytes - 1)), b_.getInt64(0));
+    streaming_stores_ok_ = streaming_stores_ok_ ? b_.CreateAnd(streaming_stores_ok_, aligned) : aligned;
+  }
+}
+
+Value* Emitter::create_entry_alloca(llvm::Type* type, int64_t count) {
+  llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+  return entry.CreateAlloca(type, count == 1 ? nullptr : entry.getInt64(count));
+}
+
+Value* Emitter::load_scalar(const IndexMap& m) {
+  Value* v = b_.CreateLoad(memory_of(m.dtype), b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], offsets_.at(&m)));
+  return m.dtype == DType::boolean ? b_.CreateICmpNE(v, b_.getInt8(0)) : v;
+}
+
+Value* Emitter::load_floats(Value* p, Value* mask) {
+  auto* f32 = vector_of(DType::f32);
+  if (mask) return b_.CreateMaskedLoad(f32, p, llvm::Align(4), mask, llvm::Constant::getNullValue(f32));
+  return b_.CreateAlignedLoad(f32, p, llvm::Align(4));
+}
+
+void Emitter::store_floats(Value* v, Value* p, Value* mask) {
+  if (mask) b_.CreateMaskedStore(v, p, llvm::Align(4), mask);
+  else b_.CreateAlignedStore(v, p, llvm::Align(4));
+}
+
+Value* Emitter::load_doubles(Value* p, Value* mask) {
+  auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
+  if (mask) return b_.CreateMaskedLoad(f64, p, llvm::Align(8), mask, llvm::Constant::getNullValue(f64));
+  return b_.CreateAlignedLoad(f64, p, llvm::Align(8));
+}
+
+void Emitter::store_doubles(Value* v, Value* p, Value* mask) {
+  if (mask) b_.CreateMaskedStore(v, p, llvm::Align(8), mask);
+  else b_.CreateAlignedStore(v, p, llvm::Align(8));
+}
+
+void Emitter::store_streaming(Value* v, Value* p) {
+  auto* streaming = llvm::BasicBlock::Create(ctx_, "store.streaming", fn_);
+  auto* cached = llvm::BasicBlock::Create(ctx_, "store.cached", fn_);
+  auto* done = llvm::BasicBlock::Create(ctx_, "store.done", fn_);
+  b_.CreateCondBr(streaming_stores_ok_, streaming, cached);
+  b_.SetInsertPoint(streaming);
+  llvm::StoreInst* store = b_.CreateAlignedStore(v, p, llvm::Align(lanes_ * 4));
+  store->setMetadata(llvm::LLVMContext::MD_nontemporal, llvm::MDNode::get(ctx_, {llvm::ConstantAsMetadata::get(b_.getInt32(1))}));
+  b_.CreateBr(done);
+  b_.SetInsertPoint(cached);
+  b_.CreateAlignedStore(v, p, llvm::Align(4));
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+}
+
+Value* Emitter::element_pointers(const IndexMap& m, Value* j, int64_t stride) {
+  Value* index = b_.CreateAdd(splat(offsets_.at(&m)), b_.CreateMul(b_.CreateAdd(splat(j), lane_ids()), splat(b_.getInt64(stride))));
+  return b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], index);
+}
+
+Value* Emitter::load_vector(const IndexMap& m, Value* j, Value* mask) {
+  const int64_t stride = m.strides.back();
+  auto* type = llvm::FixedVectorType::get(memory_of(m.dtype), lanes_);
+  const llvm::Align align(m.dtype == DType::boolean ? 1 : 4);
+  Value* v;
+  if (stride == 0) {
+    v = splat(b_.CreateLoad(memory_of(m.dtype), b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], offsets_.at(&m))));
+  } else if (stride == 1) {
+    Value* p = b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], b_.CreateAdd(offsets_.at(&m), j));
+    v = mask ? static_cast<Value*>(b_.CreateMaskedLoad(type, p, align, mask, llvm::Constant::getNullValue(type)))
+             : b_.CreateAlignedLoad(type, p, align);
+    if (!mask && streams(m)) prefetch(b_.CreateGEP(memory_of(m.dtype), p, b_.getInt64(kPrefetchElements)));
+  } else {
+    Value* all = mask ? mask : splat(b_.getInt1(true));
+    v = b_.CreateMaskedGather(type, element_pointers(m, j, stride), align, all, llvm::Constant::getNullValue(type));
+  }
+  return m.dtype == DType::boolean ? b_.CreateICmpNE(v, llvm::Constant::getNullValue(type)) : v;
+}
+
+bool Emitter::streams(const IndexMap& m) const {
+  if (ranges_over_elements(k_)) return true;
+  const size_t row_dims = k_.domain.size() - k_.inner_dims;
+  return std::any_of(m.strides.begin(), m.strides.begin() + row_dims, [](int64_t s) { return s != 0; });
+}
+
+void Emitter::prefetch(Value* p) {
+  b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {p->getType()}, {p, b_.getInt32(0), b_.getInt32(3), b_.getInt32(1)});
+}
+
+void Emitter::store_vector(const IndexMap& m, Value* v, Value* j, Value* mask) {
+  if (m.dtype == DType::boolean) v = b_.CreateZExt(v, llvm::FixedVectorType::get(b_.getInt8Ty(), lanes_));
+  const int64_t stride = m.strides.back();
+  const llvm::Align align(m.dtype == DType::boolean ? 1 : 4);
+  if (stride == 1) {
+    Value* p = b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], b_.CreateAdd(offsets_.at(&m), j));
+    if (mask) b_.CreateMaskedStore(v, p, align, mask);
+    else if (streaming_stores_ok_ && streams_out(m)) store_streaming(v, p);
+    else b_.CreateAlignedStore(v, p, align);
+  } else {
+    b_.CreateMaskedScatter(v, element_pointers(m, j, stride), align, mask ? mask : splat(b_.getInt1(true)));
+  }
+}
+
+}  // namespace tj::llvm_backend
