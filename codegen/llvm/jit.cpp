@@ -157,8 +157,12 @@ llvm::TargetMachine& target_machine_for(std::string_view isa) {
   return *machine;
 }
 
-std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> context, std::unique_ptr<llvm::Module> module,
+std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> context_in, std::unique_ptr<llvm::Module> module_in,
                                           const std::string& entry_name, double& optimize_ms, double& machine_code_ms) {
+  // Locals, declared context first: if anything below throws, the module
+  // is destroyed before its context (parameters' order is the compiler's).
+  std::unique_ptr<llvm::LLVMContext> context = std::move(context_in);
+  std::unique_ptr<llvm::Module> module = std::move(module_in);
   using Clock = std::chrono::steady_clock;
   auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
   Jit& j = jit();
@@ -166,10 +170,7 @@ std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> con
   module->setTargetTriple(j.lljit->getTargetTriple().str());
   std::string problems;
   llvm::raw_string_ostream out(problems);
-  if (llvm::verifyModule(*module, &out)) {
-    module.reset();  // before its context: the parameters' destruction order is the compiler's
-    fail("llvm: the emitted module is invalid: {}", out.str());
-  }
+  if (llvm::verifyModule(*module, &out)) fail("llvm: the emitted module is invalid: {}", out.str());
   {
     std::lock_guard lock(j.mutex);  // unique symbol names per module
     module->getFunction(entry_name)->setName(entry_name + "_" + std::to_string(j.next_module++));

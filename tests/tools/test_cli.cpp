@@ -216,6 +216,18 @@ TEST_F(Cli, DumpWritesIrAndAssemblyOfEachKernel) {
   EXPECT_NE(read_file(dir_ / names[0]).find("define void @kernel_"), std::string::npos);
 }
 
+TEST_F(Cli, DumpToAMissingDirectoryIsAnError) {
+  // Used to crash: the error unwound past the module after its context was gone.
+  const std::string program = (std::filesystem::path(TJ_SOURCE_DIR) / "examples/ir/softmax.tj").string();
+  const std::string err = (dir_ / "err.txt").string();
+  const std::string command = "TJ_DUMP=asm TJ_DUMP_DIR=" + shell_quoted((dir_ / "missing").string()) + " " + shell_quoted(TJ_CLI_PATH) +
+                              " run " + shell_quoted(program) + " --random 1 >/dev/null 2>" + shell_quoted(err);
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal";
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(read_file(err).find("TJ_DUMP_DIR: cannot write"), std::string::npos) << read_file(err);
+}
+
 TEST_F(Cli, OptPrintsKernelsLast) {
   const Outcome r = run({"opt", (std::filesystem::path(TJ_SOURCE_DIR) / "examples/ir/softmax.tj").string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
