@@ -32,7 +32,7 @@ void Emitter::emit() {
     base_.push_back(b_.CreateLoad(b_.getPtrTy(), b_.CreateConstGEP1_64(b_.getPtrTy(), args, i)));
   for (size_t s = 0; s < k_.steps.size(); ++s) {
     if (k_.steps[s].kind == StepKind::reduce)
-      for (int u = 0; u < kMaxUnroll; ++u) accumulators_[s].push_back(b_.CreateAlloca(accumulator_type(k_.steps[s])));
+      for (int u = 0; u < unroll(k_.steps[s].pass).vectors; ++u) accumulators_[s].push_back(b_.CreateAlloca(accumulator_type(k_.steps[s])));
     if (k_.steps[s].row_level) row_values_[s] = b_.CreateAlloca(vector_of(k_.steps[s].dtype));
   }
   plan_row_cache();
@@ -224,7 +224,10 @@ bool Emitter::has_long_chains() const {
 
 Emitter::Unroll Emitter::unroll(int pass) const {
   for (const Step& step : k_.steps)
-    if (step.kind == StepKind::reduce && step.pass == pass) return {kMaxUnroll, k_.inner() >= kStreamsApartElements};
+    if (step.kind == StepKind::reduce && step.pass == pass) {
+      if (k_.inner() >= kStreamsApartElements) return {kStreamsApart, true};
+      return {kMaxUnroll};
+    }
   return {has_long_chains() ? 1 : kMaxUnroll};
 }
 

@@ -1,6 +1,6 @@
 // The LLVM backend's kernels and memory, against the reference
 // interpreter: outputs large enough for streaming stores (aligned and not),
-// long rows read as two streams, temporaries off the caller's stack, no page
+// long rows read as several streams, temporaries off the caller's stack, no page
 // faults in steady state, and no mapping writable and executable at once.
 #include <gtest/gtest.h>
 #include <pthread.h>
@@ -39,10 +39,10 @@ TEST_F(LlvmKernels, LargeOutputsWithStreamingStores) {
                       {Tensor::randn({2049, 1025}, 22), Tensor::randn({1025}, 23)}, "a large kernel of odd rows");
 }
 
-TEST_F(LlvmKernels, LongRowsReadAsTwoStreams) {
-  // Reductions over rows of 2^14 elements or more take their two vectors
-  // per trip from the row's two halves; the rest of the row (an odd number
-  // of vectors, then a tail) follows.
+TEST_F(LlvmKernels, LongRowsReadAsSeveralStreams) {
+  // Reductions over rows of 2^14 elements or more take their four vectors
+  // per trip from the row's four quarters; the rest of the row (up to three
+  // vectors, then a tail) follows.
   for (const tj::Shape& shape : std::vector<tj::Shape>{{3, 16384}, {2, 16384 + 8 * 3 + 5}, {(int64_t{1} << 20) + 7}}) {
     const std::string at = " on " + tj::shape_to_string(shape);
     const Tensor x = special_values(shape, 30), clean = Tensor::randn(shape, 31);
