@@ -119,7 +119,7 @@ void Emitter::emit_row(Value* row, bool compute_matmul) {
         matmul_rows(step, {row}, inner);
       }
   for (int pass = 0; pass < k_.passes; ++pass) {
-    if (pass_has_work(pass)) inner_loop(b_.getInt64(0), inner, pass);
+    if (pass_has_work(pass)) inner_loop(b_.getInt64(0), inner, pass, k_.inner() % lanes_ == 0);
     compute_row_steps();
   }
   for (const LoopKernel::Store& store : k_.stores) {
@@ -156,18 +156,20 @@ Value* Emitter::constant_vector(const Step& step) {
   return splat(llvm::ConstantFP::get(scalar_of(step.dtype), step.constant));
 }
 
-void Emitter::inner_loop(Value* from, Value* to, int pass) {
+void Emitter::inner_loop(Value* from, Value* to, int pass, bool whole_vectors) {
   for (auto& [s, slots] : accumulators_)
     if (k_.steps[s].pass == pass)
       for (Value* slot : slots) b_.CreateStore(identity(k_.steps[s]), slot);
+  Unroll shape = unroll(pass);
+  shape.whole_vectors = whole_vectors;
   if (may_pipeline(pass, Part::all)) {
-    pipelined_loop(from, to, pass, Part::all);
+    pipelined_loop(from, to, pass, Part::all, whole_vectors);
   } else if (reduces_cached_values(pass)) {
-    if (may_pipeline(pass, Part::compute)) pipelined_loop(from, to, pass, Part::compute);
-    else vector_loop(from, to, [&](Value* j, Value* mask, int) { body(j, mask, pass, 0, Part::compute); }, {1});
-    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::reduce); }, {kMaxUnroll});
+    if (may_pipeline(pass, Part::compute)) pipelined_loop(from, to, pass, Part::compute, whole_vectors);
+    else vector_loop(from, to, [&](Value* j, Value* mask, int) { body(j, mask, pass, 0, Part::compute); }, {1, false, whole_vectors});
+    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::reduce); }, {kMaxUnroll, false, whole_vectors});
   } else {
-    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::all); }, unroll(pass));
+    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::all); }, shape);
   }
   finish_reductions(pass);
 }
@@ -191,7 +193,7 @@ bool Emitter::may_pipeline(int pass, Part part) const {
   return part == Part::all && pass == k_.passes - 1 && !reduces;
 }
 
-void Emitter::pipelined_loop(Value* from, Value* to, int pass, Part part) {
+void Emitter::pipelined_loop(Value* from, Value* to, int pass, Part part, bool whole_vectors) {
   llvm::BasicBlock* resume = b_.GetInsertBlock();
   LoopBody proto;
   proto.block = llvm::BasicBlock::Create(ctx_, "pipeline.body", fn_);  // unreachable, erased after use
@@ -208,12 +210,14 @@ void Emitter::pipelined_loop(Value* from, Value* to, int pass, Part part) {
   auto plain_body = [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, part); };
   if (stages < 2) {
     discard_loop_body(proto);
-    return vector_loop(from, to, plain_body, part == Part::all ? unroll(pass) : Unroll{1});
+    Unroll shape = part == Part::all ? unroll(pass) : Unroll{1};
+    shape.whole_vectors = whole_vectors;
+    return vector_loop(from, to, plain_body, shape);
   }
   Value* j = emit_pipelined_loop(b_, proto, stages, from, to, lanes_, [&](Value* at, const std::vector<Value*>& values) {
     for (size_t v = 0; v < values.size(); ++v) stores[v].write(at, values[v]);
   });
-  masked_tail(j, to, plain_body);
+  if (!whole_vectors) masked_tail(j, to, plain_body);
 }
 
 bool Emitter::has_long_chains() const {

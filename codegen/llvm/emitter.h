@@ -142,7 +142,8 @@ class Emitter {
   Value* load_scalar(const IndexMap& m);
 
   // ---- the inner loop ----
-  void inner_loop(Value* from, Value* to, int pass);
+  // whole_vectors: [from, to) holds whole vectors (no masked tails).
+  void inner_loop(Value* from, Value* to, int pass, bool whole_vectors = false);
 
   // How a loop takes several vectors per trip: side by side (j, j + lanes,
   // ...), or apart, one from each of `vectors` equal parts of the range.
@@ -150,9 +151,12 @@ class Emitter {
   // memory faster as several streams than as one (the hardware prefetchers
   // follow each). A sum of 2^24 floats at 1 thread: 4 streams take 0.85x
   // the time of 2; 8 streams spill the accumulators and are slower than 4.
+  // whole_vectors: the range is known to hold whole vectors (a row whose
+  // length is a multiple of the lanes), so no masked tail is emitted.
   struct Unroll {
     int vectors = 1;
     bool apart = false;
+    bool whole_vectors = false;
   };
 
   // Vectors per trip of pass `pass`'s loop: two when it accumulates a
@@ -187,7 +191,7 @@ class Emitter {
   // with transcendental math (GELU: 53 -> 43 us per 64K floats in cache).
   bool may_pipeline(int pass, Part part) const;
   static constexpr int64_t kTripsPerFillTrip = 8;
-  void pipelined_loop(Value* from, Value* to, int pass, Part part);
+  void pipelined_loop(Value* from, Value* to, int pass, Part part, bool whole_vectors);
 
   // Whether pass `pass` runs as two loops over the row: one computing the
   // long math (one vector per trip) into the row cache, then one reducing
@@ -241,6 +245,7 @@ class Emitter {
       from = b_.CreateLoad(b_.getInt64Ty(), position);
     }
     if (unroll.vectors > 1) {
+      if (unroll.whole_vectors) return counted_loop(from, to, lanes_, [&](Value* j) { body(j, nullptr, 0); });
       counted_loop(from, to, lanes_, [&](Value* j) { body(j, lane_mask(j, to), 0); }, /*whole_steps=*/false);
       return;
     }
@@ -248,7 +253,7 @@ class Emitter {
       body(j, nullptr, 0);
       b_.CreateStore(b_.CreateAdd(j, b_.getInt64(lanes_)), position);
     });
-    masked_tail(b_.CreateLoad(b_.getInt64Ty(), position), to, body);
+    if (!unroll.whole_vectors) masked_tail(b_.CreateLoad(b_.getInt64Ty(), position), to, body);
   }
 
   // Lane l is in when j + l < to (i32 lanes, one compare; to - j clamped to a vector).
