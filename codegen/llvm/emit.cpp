@@ -119,7 +119,7 @@ void Emitter::emit_row(Value* row, bool compute_matmul) {
         matmul_rows(step, {row}, inner);
       }
   for (int pass = 0; pass < k_.passes; ++pass) {
-    if (pass_has_work(pass)) inner_loop(b_.getInt64(0), inner, pass, k_.inner() % lanes_ == 0);
+    if (pass_has_work(pass)) inner_loop(b_.getInt64(0), inner, pass, over_inner().whole_vectors);
     compute_row_steps();
   }
   for (const LoopKernel::Store& store : k_.stores) {

@@ -170,6 +170,9 @@ class Emitter {
   // from the cache.
   Unroll unroll(int pass) const;
   static constexpr int64_t kStreamsApartElements = int64_t{1} << 14;
+  // One vector per trip over the inner dim (or column blocks of it, which
+  // are whole vectors): no masked tail when the row is whole vectors.
+  Unroll over_inner() const { return {.whole_vectors = k_.inner() % lanes_ == 0}; }
   static constexpr int kStreamsApart = 4;
 
   // One vector of elements starting at inner index j (all lanes, or

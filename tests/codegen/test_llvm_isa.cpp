@@ -58,16 +58,22 @@ TEST(LlvmIsa, EveryExampleKernelAssemblesForAvx2AndAvx512) {
   const auto kernels = example_kernels();
   ASSERT_GE(kernels.size(), 10u);
   const std::regex zmm("%zmm[0-9]+"), mask("\\{%k[1-7]\\}");
-  int masked = 0;
+  int with_tails = 0, masked = 0;
   for (const auto& [name, loop] : kernels) {
     const std::string avx512 = tj::llvm_backend::assemble_loop_kernel(loop, tj::Isa{"avx512", 16});
     const std::string avx2 = tj::llvm_backend::assemble_loop_kernel(loop, tj::Isa{"avx2", 8});
     EXPECT_TRUE(std::regex_search(avx512, zmm)) << name << ": no 16-lane registers in\n" << avx512;
     EXPECT_FALSE(std::regex_search(avx2, zmm)) << name << ": AVX-512 registers in the AVX2 code";
     EXPECT_NE(avx2.find("%ymm"), std::string::npos) << name;
-    masked += std::regex_search(avx512, mask) ? 1 : 0;
+    // Rows of whole vectors have no tail (the examples' rows mostly are);
+    // flat ranges, split across threads anywhere, always may.
+    if (loop.domain.size() == 1 || loop.inner() % 16 != 0) {
+      ++with_tails;
+      masked += std::regex_search(avx512, mask) ? 1 : 0;
+    }
   }
-  EXPECT_GE(masked, static_cast<int>(kernels.size()) / 2) << "AVX-512 tails use mask registers";
+  EXPECT_GE(with_tails, 1);
+  EXPECT_EQ(masked, with_tails) << "AVX-512 tails use mask registers";
 }
 
 TEST(LlvmIsa, LargeOutputsStreamPastTheCaches) {
