@@ -119,7 +119,7 @@ void Emitter::emit_row(Value* row, bool compute_matmul) {
         matmul_rows(step, {row}, inner);
       }
   for (int pass = 0; pass < k_.passes; ++pass) {
-    if (pass_has_work(pass)) inner_loop(b_.getInt64(0), inner, pass, over_inner().whole_vectors);
+    if (pass_has_work(pass)) inner_loop(b_.getInt64(0), inner, pass, inner_multiple());
     compute_row_steps();
   }
   for (const LoopKernel::Store& store : k_.stores) {
@@ -156,18 +156,18 @@ Value* Emitter::constant_vector(const Step& step) {
   return splat(llvm::ConstantFP::get(scalar_of(step.dtype), step.constant));
 }
 
-void Emitter::inner_loop(Value* from, Value* to, int pass, bool whole_vectors) {
+void Emitter::inner_loop(Value* from, Value* to, int pass, int64_t multiple_of) {
   for (auto& [s, slots] : accumulators_)
     if (k_.steps[s].pass == pass)
       for (Value* slot : slots) b_.CreateStore(identity(k_.steps[s]), slot);
   Unroll shape = unroll(pass);
-  shape.whole_vectors = whole_vectors;
+  shape.multiple_of = multiple_of;
   if (may_pipeline(pass, Part::all)) {
-    pipelined_loop(from, to, pass, Part::all, whole_vectors);
+    pipelined_loop(from, to, pass, Part::all, multiple_of);
   } else if (reduces_cached_values(pass)) {
-    if (may_pipeline(pass, Part::compute)) pipelined_loop(from, to, pass, Part::compute, whole_vectors);
-    else vector_loop(from, to, [&](Value* j, Value* mask, int) { body(j, mask, pass, 0, Part::compute); }, {1, false, whole_vectors});
-    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::reduce); }, {kMaxUnroll, false, whole_vectors});
+    if (may_pipeline(pass, Part::compute)) pipelined_loop(from, to, pass, Part::compute, multiple_of);
+    else vector_loop(from, to, [&](Value* j, Value* mask, int) { body(j, mask, pass, 0, Part::compute); }, {1, false, multiple_of});
+    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::reduce); }, {kMaxUnroll, false, multiple_of});
   } else {
     vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::all); }, shape);
   }
@@ -193,7 +193,7 @@ bool Emitter::may_pipeline(int pass, Part part) const {
   return part == Part::all && pass == k_.passes - 1 && !reduces;
 }
 
-void Emitter::pipelined_loop(Value* from, Value* to, int pass, Part part, bool whole_vectors) {
+void Emitter::pipelined_loop(Value* from, Value* to, int pass, Part part, int64_t multiple_of) {
   llvm::BasicBlock* resume = b_.GetInsertBlock();
   LoopBody proto;
   proto.block = llvm::BasicBlock::Create(ctx_, "pipeline.body", fn_);  // unreachable, erased after use
@@ -211,13 +211,13 @@ void Emitter::pipelined_loop(Value* from, Value* to, int pass, Part part, bool w
   if (stages < 2) {
     discard_loop_body(proto);
     Unroll shape = part == Part::all ? unroll(pass) : Unroll{1};
-    shape.whole_vectors = whole_vectors;
+    shape.multiple_of = multiple_of;
     return vector_loop(from, to, plain_body, shape);
   }
   Value* j = emit_pipelined_loop(b_, proto, stages, from, to, lanes_, [&](Value* at, const std::vector<Value*>& values) {
     for (size_t v = 0; v < values.size(); ++v) stores[v].write(at, values[v]);
   });
-  if (!whole_vectors) masked_tail(j, to, plain_body);
+  if (multiple_of % lanes_ != 0) masked_tail(j, to, plain_body);
 }
 
 bool Emitter::has_long_chains() const {

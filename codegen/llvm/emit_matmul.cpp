@@ -28,7 +28,7 @@ void Emitter::emit_blocked_matmul(Value* begin, Value* end) {
         for_each_row_of_block(block, [&](Value* i, Value*) {
           Value* row_sums = sums_row(group, block, i, j0);
           vector_loop(j0, j1, [&](Value* j, Value* mask, int) { store_doubles(splat_f(f64, 0.0), b_.CreateGEP(b_.getDoubleTy(), row_sums, j), mask); },
-                      over_inner());
+                      Unroll{.multiple_of = inner_multiple()});
         });
       });
       const int64_t k_block = std::min<int64_t>(kMatmulKBlock, std::max<int64_t>(step.k_extent, 1));
@@ -46,7 +46,7 @@ void Emitter::emit_blocked_matmul(Value* begin, Value* end) {
           ready_.assign(k_.steps.size(), false);
           compute_row_steps();
           current_sums_ = sums_row(group, block, i, j0);
-          inner_loop(j0, j1, 0, over_inner().whole_vectors);
+          inner_loop(j0, j1, 0, inner_multiple());
         });
       });
     }, /*whole_steps=*/false);
@@ -92,7 +92,7 @@ void Emitter::accumulate_tile(const Step& step, const std::vector<Value*>& rows,
       }
     });
     for (int i = 0; i < n; ++i) store_doubles(b_.CreateLoad(f64, tile[i]), b_.CreateGEP(b_.getDoubleTy(), row_sums[i], j), mask);
-  }, over_inner());
+  }, Unroll{.multiple_of = inner_multiple()});
 }
 
 Value* Emitter::row_of_block(Value* block, Value* i) {
@@ -147,7 +147,7 @@ void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Val
           Value* x = b_.CreateFPExt(load_floats(b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], b_.CreateAdd(a_rows[i], k)), mask), f64);
           b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, b_.CreateLoad(f64, tile[i])}), tile[i]);
         }
-      }, Unroll{.whole_vectors = step.k_extent % lanes_ == 0});
+      }, Unroll{.multiple_of = std::max<int64_t>(step.k_extent, 1)});
       for (int i = 0; i < n; ++i)
         b_.CreateStore(b_.CreateFAddReduce(llvm::ConstantFP::get(b_.getDoubleTy(), 0.0), b_.CreateLoad(f64, tile[i])), sums_at(i, j));
     });
@@ -155,7 +155,7 @@ void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Val
   }
   vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask, int) {
     for (int i = 0; i < n; ++i) store_doubles(splat_f(f64, 0.0), sums_at(i, j), mask);
-  }, over_inner());
+  }, Unroll{.multiple_of = inner_multiple()});
   // k in blocks, so that the rows of B one column strip walks stay within
   // the TLB and L1 while the strips next to it reuse the same lines.
   const int64_t k_block = std::min<int64_t>(kMatmulKBlock, std::max<int64_t>(step.k_extent, 1));
@@ -183,7 +183,7 @@ void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Val
       });
       offsets_[&bm] = b_row;
       for (int i = 0; i < n; ++i) store_doubles(b_.CreateLoad(f64, tile[i]), sums_at(i, j), mask);
-    }, over_inner());
+    }, Unroll{.multiple_of = inner_multiple()});
   }, /*whole_steps=*/false);
 }
 

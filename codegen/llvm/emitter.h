@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <numeric>
 #include <set>
 #include <utility>
 #include <vector>
@@ -142,8 +143,8 @@ class Emitter {
   Value* load_scalar(const IndexMap& m);
 
   // ---- the inner loop ----
-  // whole_vectors: [from, to) holds whole vectors (no masked tails).
-  void inner_loop(Value* from, Value* to, int pass, bool whole_vectors = false);
+  // multiple_of: what the length of [from, to) is known to be a multiple of.
+  void inner_loop(Value* from, Value* to, int pass, int64_t multiple_of = 1);
 
   // How a loop takes several vectors per trip: side by side (j, j + lanes,
   // ...), or apart, one from each of `vectors` equal parts of the range.
@@ -151,12 +152,13 @@ class Emitter {
   // memory faster as several streams than as one (the hardware prefetchers
   // follow each). A sum of 2^24 floats at 1 thread: 4 streams take 0.85x
   // the time of 2; 8 streams spill the accumulators and are slower than 4.
-  // whole_vectors: the range is known to hold whole vectors (a row whose
-  // length is a multiple of the lanes), so no masked tail is emitted.
+  // multiple_of: what the range's length is known to be a multiple of
+  // (1: nothing known). A range of whole vectors gets no masked tail, one of
+  // whole trips no remainder loop either.
   struct Unroll {
     int vectors = 1;
     bool apart = false;
-    bool whole_vectors = false;
+    int64_t multiple_of = 1;
   };
 
   // Vectors per trip of pass `pass`'s loop: two when it accumulates a
@@ -170,9 +172,9 @@ class Emitter {
   // from the cache.
   Unroll unroll(int pass) const;
   static constexpr int64_t kStreamsApartElements = int64_t{1} << 14;
-  // One vector per trip over the inner dim (or column blocks of it, which
-  // are whole vectors): no masked tail when the row is whole vectors.
-  Unroll over_inner() const { return {.whole_vectors = k_.inner() % lanes_ == 0}; }
+  // What a range over the inner dim, or over a column block of it, is known
+  // to be a multiple of: the row length's common divisor with the block width.
+  int64_t inner_multiple() const { return std::gcd(k_.inner(), kColumnBlock); }
   static constexpr int kStreamsApart = 4;
 
   // One vector of elements starting at inner index j (all lanes, or
@@ -194,7 +196,7 @@ class Emitter {
   // with transcendental math (GELU: 53 -> 43 us per 64K floats in cache).
   bool may_pipeline(int pass, Part part) const;
   static constexpr int64_t kTripsPerFillTrip = 8;
-  void pipelined_loop(Value* from, Value* to, int pass, Part part, bool whole_vectors);
+  void pipelined_loop(Value* from, Value* to, int pass, Part part, int64_t multiple_of);
 
   // Whether pass `pass` runs as two loops over the row: one computing the
   // long math (one vector per trip) into the row cache, then one reducing
@@ -248,7 +250,8 @@ class Emitter {
       from = b_.CreateLoad(b_.getInt64Ty(), position);
     }
     if (unroll.vectors > 1) {
-      if (unroll.whole_vectors) return counted_loop(from, to, lanes_, [&](Value* j) { body(j, nullptr, 0); });
+      if (unroll.multiple_of % (lanes_ * unroll.vectors) == 0) return;
+      if (unroll.multiple_of % lanes_ == 0) return counted_loop(from, to, lanes_, [&](Value* j) { body(j, nullptr, 0); });
       counted_loop(from, to, lanes_, [&](Value* j) { body(j, lane_mask(j, to), 0); }, /*whole_steps=*/false);
       return;
     }
@@ -256,7 +259,7 @@ class Emitter {
       body(j, nullptr, 0);
       b_.CreateStore(b_.CreateAdd(j, b_.getInt64(lanes_)), position);
     });
-    if (!unroll.whole_vectors) masked_tail(b_.CreateLoad(b_.getInt64Ty(), position), to, body);
+    if (unroll.multiple_of % lanes_ != 0) masked_tail(b_.CreateLoad(b_.getInt64Ty(), position), to, body);
   }
 
   // Lane l is in when j + l < to (i32 lanes, one compare; to - j clamped to a vector).
