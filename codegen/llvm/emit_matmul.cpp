@@ -82,10 +82,7 @@ void Emitter::accumulate_tile(const Step& step, const std::vector<Value*>& rows,
   vector_loop(j0, j1, [&](Value* j, Value* mask, int) {
     for (int i = 0; i < n; ++i) b_.CreateStore(load_doubles(b_.CreateGEP(b_.getDoubleTy(), row_sums[i], j), mask), tile[i]);
     counted_loop(k_begin, k_end, 1, [&](Value* k) {
-      // panels: B[k][j..j+lanes) is contiguous at (j / lanes * K + k) * lanes
-      Value* at = b_.CreateMul(b_.CreateAdd(b_.CreateMul(b_.CreateSDiv(j, b_.getInt64(lanes_)), b_.getInt64(step.k_extent)), k),
-                               b_.getInt64(lanes_));
-      Value* y = b_.CreateFPExt(b_.CreateAlignedLoad(vector_of(DType::f32), b_.CreateGEP(b_.getFloatTy(), base_[k_.arguments], at), llvm::Align(32)), f64);
+      Value* y = b_.CreateFPExt(load_packed_b(step, j, k), f64);
       for (int i = 0; i < n; ++i) {
         Value* x = splat(b_.CreateLoad(b_.getDoubleTy(), a_at(i, k)));
         b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, b_.CreateLoad(f64, tile[i])}), tile[i]);
@@ -93,6 +90,13 @@ void Emitter::accumulate_tile(const Step& step, const std::vector<Value*>& rows,
     });
     for (int i = 0; i < n; ++i) store_doubles(b_.CreateLoad(f64, tile[i]), b_.CreateGEP(b_.getDoubleTy(), row_sums[i], j), mask);
   }, Unroll{.multiple_of = inner_multiple()});
+}
+
+Value* Emitter::load_packed_b(const Step& step, Value* j, Value* k) {
+  // Panel j / lanes holds B[k][j..j+lanes) at (j / lanes * K + k) * lanes,
+  // which is j * K + k * lanes: j is a multiple of the lanes.
+  Value* at = b_.CreateAdd(b_.CreateMul(j, b_.getInt64(step.k_extent)), b_.CreateMul(k, b_.getInt64(lanes_)));
+  return b_.CreateAlignedLoad(vector_of(DType::f32), b_.CreateGEP(b_.getFloatTy(), base_[k_.arguments], at), llvm::Align(32));
 }
 
 Value* Emitter::row_of_block(Value* block, Value* i) {
@@ -166,10 +170,8 @@ void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Val
       for (int i = 0; i < n; ++i) b_.CreateStore(load_doubles(sums_at(i, j), mask), tile[i]);
       counted_loop(k_begin, k_end, 1, [&](Value* k) {
         Value* y;
-        if (k_.packed_b_step >= 0) {  // panels: B[k][j..j+lanes) is contiguous at (j / lanes * K + k) * lanes
-          Value* at = b_.CreateMul(b_.CreateAdd(b_.CreateMul(b_.CreateSDiv(j, b_.getInt64(lanes_)), b_.getInt64(step.k_extent)), k),
-                                   b_.getInt64(lanes_));
-          y = b_.CreateAlignedLoad(vector_of(DType::f32), b_.CreateGEP(b_.getFloatTy(), base_[k_.arguments], at), llvm::Align(32));
+        if (k_.packed_b_step >= 0) {
+          y = load_packed_b(step, j, k);
         } else {
           offsets_[&bm] = b_.CreateAdd(b_row, b_.CreateMul(k, b_.getInt64(bm.k_stride)));  // B's row k
           y = load_vector(bm, j, mask);

@@ -119,6 +119,9 @@ class Emitter {
   // out (the same values written twice by the same thread).
   void emit_row_block(Value* block);
 
+  // The vector B[k][j..j+lanes) of a packed B (panels of `lanes` columns), j a multiple of the lanes.
+  Value* load_packed_b(const Step& step, Value* j, Value* k);
+
   // The rows of row block `block`; the last block repeats its last row where
   // rows run out (the same values written twice by the same thread).
   std::vector<Value*> rows_of_block(Value* block);
