@@ -167,7 +167,7 @@ void Emitter::inner_loop(Value* from, Value* to, int pass, int64_t multiple_of) 
   } else if (reduces_cached_values(pass)) {
     if (may_pipeline(pass, Part::compute)) pipelined_loop(from, to, pass, Part::compute, multiple_of);
     else vector_loop(from, to, [&](Value* j, Value* mask, int) { body(j, mask, pass, 0, Part::compute); }, {1, false, multiple_of});
-    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::reduce); }, {kMaxUnroll, false, multiple_of});
+    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::reduce); }, {unroll(pass).vectors, false, multiple_of});
   } else {
     vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::all); }, shape);
   }

@@ -111,7 +111,7 @@ Value* Emitter::load_vector(const IndexMap& m, Value* j, Value* mask) {
     Value* p = b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], b_.CreateAdd(offsets_.at(&m), j));
     v = mask ? static_cast<Value*>(b_.CreateMaskedLoad(type, p, align, mask, llvm::Constant::getNullValue(type)))
              : b_.CreateAlignedLoad(type, p, align);
-    if (!mask && streams(m)) prefetch(b_.CreateGEP(memory_of(m.dtype), p, b_.getInt64(kPrefetchElements)));
+    if (!mask && software_prefetch_ && streams(m)) prefetch(b_.CreateGEP(memory_of(m.dtype), p, b_.getInt64(kPrefetchElements)));
   } else {
     Value* all = mask ? mask : splat(b_.getInt1(true));
     v = b_.CreateMaskedGather(type, element_pointers(m, j, stride), align, all, llvm::Constant::getNullValue(type));

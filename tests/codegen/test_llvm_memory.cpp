@@ -42,8 +42,9 @@ TEST_F(LlvmKernels, LargeOutputsWithStreamingStores) {
 TEST_F(LlvmKernels, LongRowsReadAsSeveralStreams) {
   // Reductions over rows of 2^14 elements or more take their four vectors
   // per trip from the row's four quarters; the rest of the row (up to three
-  // vectors, then a tail) follows.
-  for (const tj::Shape& shape : std::vector<tj::Shape>{{3, 16384}, {2, 16384 + 8 * 3 + 5}, {(int64_t{1} << 20) + 7}}) {
+  // vectors, then a tail) follows: none, masked, and whole vectors (6 at 8
+  // lanes, 3 at 16: less than a trip).
+  for (const tj::Shape& shape : std::vector<tj::Shape>{{3, 16384}, {2, 16384 + 8 * 3 + 5}, {2, 16384 + 48}, {(int64_t{1} << 20) + 7}}) {
     const std::string at = " on " + tj::shape_to_string(shape);
     const Tensor x = special_values(shape, 30), clean = Tensor::randn(shape, 31);
     expect_llvm_matches([](const auto& in) { return std::vector{in[0].max({-1}), in[0].min({-1}, true)}; }, {x}, "max, min" + at);

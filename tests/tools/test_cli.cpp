@@ -220,7 +220,7 @@ TEST_F(Cli, DumpToAMissingDirectoryIsAnError) {
   // Used to crash: the error unwound past the module after its context was gone.
   const std::string program = (std::filesystem::path(TJ_SOURCE_DIR) / "examples/ir/softmax.tj").string();
   const std::string err = (dir_ / "err.txt").string();
-  const std::string command = "TJ_DUMP=asm TJ_DUMP_DIR=" + shell_quoted((dir_ / "missing").string()) + " " + shell_quoted(TJ_CLI_PATH) +
+  const std::string command = "exec env TJ_DUMP=asm TJ_DUMP_DIR=" + shell_quoted((dir_ / "missing").string()) + " " + shell_quoted(TJ_CLI_PATH) +
                               " run " + shell_quoted(program) + " --random 1 >/dev/null 2>" + shell_quoted(err);
   const int status = std::system(command.c_str());
   ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal";
