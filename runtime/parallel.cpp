@@ -2,13 +2,17 @@
 #include "runtime/parallel.h"
 
 #include <algorithm>
+#include <charconv>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "ir/error.h"
 
 namespace tj {
 
@@ -16,12 +20,18 @@ namespace {
 
 thread_local bool inside_pool_task = false;  // nested parallel_for runs inline: no deadlock
 
+int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+// TJ_NUM_THREADS, or the hardware's count when unset or 0.
 int default_threads() {
-  if (const char* env = std::getenv("TJ_NUM_THREADS")) {
-    const int n = std::atoi(env);
-    if (n > 0) return n;
-  }
-  return std::max(1u, std::thread::hardware_concurrency());
+  const char* env = std::getenv("TJ_NUM_THREADS");
+  if (!env) return hardware_threads();
+  const std::string_view text(env);
+  int n = -1;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (error != std::errc() || end != text.data() + text.size() || n < 0 || n > kMaxThreads)
+    fail("TJ_NUM_THREADS={} is not a thread count (1 to {}, or 0 for all cores)", text, kMaxThreads);
+  return n > 0 ? n : hardware_threads();
 }
 
 class ThreadPool {
@@ -121,6 +131,8 @@ Settings& settings() {
 }  // namespace
 
 void set_num_threads(int threads) {
+  if (threads < 0 || threads > kMaxThreads)
+    fail("set_num_threads({}): the thread count must be 1 to {}, or 0 for all cores", threads, kMaxThreads);
   Settings& s = settings();
   std::lock_guard lock(s.mutex);
   s.threads = threads > 0 ? threads : default_threads();

@@ -18,7 +18,10 @@ using ParallelForImpl = std::function<void(int64_t count, int64_t grain, const R
 // The first exception a chunk throws is rethrown here.
 void parallel_for(int64_t count, int64_t grain, const RangeBody& body);
 
-void set_num_threads(int threads);  // 0: the hardware's thread count
+// 0: the hardware's thread count; at most kMaxThreads, else a tj::Error
+// (as for a TJ_NUM_THREADS that is not such a count, at first use).
+inline constexpr int kMaxThreads = 1024;
+void set_num_threads(int threads);
 int num_threads();
 
 // Installs the application's parallel_for; an empty function restores the pool.

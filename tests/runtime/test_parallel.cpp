@@ -7,9 +7,11 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "ir/error.h"
 #include "runtime/parallel.h"
 
 TEST(Parallel, CoversTheRangeOnce) {
@@ -47,6 +49,30 @@ TEST(Parallel, UsesSeveralThreadsAndRethrows) {
                  if (begin > 0) throw std::runtime_error("chunk failed");
                }),
                std::runtime_error);
+  tj::set_num_threads(0);
+}
+
+TEST(Parallel, BadThreadCountsAreErrors) {
+  // A typo in TJ_NUM_THREADS or an absurd count is an error that names the
+  // setting (100000 threads used to hang the process while spawning).
+  EXPECT_THROW(tj::set_num_threads(-1), tj::Error);
+  EXPECT_THROW(tj::set_num_threads(tj::kMaxThreads + 1), tj::Error);
+  const char* original = std::getenv("TJ_NUM_THREADS");
+  const std::string saved = original ? original : "";
+  for (const char* bad : {"abc", "-3", "4x", "100000", ""}) {
+    setenv("TJ_NUM_THREADS", bad, 1);
+    try {
+      tj::set_num_threads(0);
+      ADD_FAILURE() << "TJ_NUM_THREADS='" << bad << "' was accepted";
+    } catch (const tj::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("TJ_NUM_THREADS=" + std::string(bad) + " is not a thread count"), std::string::npos) << e.what();
+    }
+  }
+  setenv("TJ_NUM_THREADS", "3", 1);
+  tj::set_num_threads(0);
+  EXPECT_EQ(tj::num_threads(), 3);
+  if (original) setenv("TJ_NUM_THREADS", saved.c_str(), 1);
+  else unsetenv("TJ_NUM_THREADS");
   tj::set_num_threads(0);
 }
 

@@ -228,6 +228,21 @@ TEST_F(Cli, DumpToAMissingDirectoryIsAnError) {
   EXPECT_NE(read_file(err).find("TJ_DUMP_DIR: cannot write"), std::string::npos) << read_file(err);
 }
 
+TEST_F(Cli, BadSettingsNameThemselves) {
+  // Unknown values of TJ_ISA and TJ_NUM_THREADS used to be ignored.
+  const std::string program = (std::filesystem::path(TJ_SOURCE_DIR) / "examples/ir/softmax.tj").string();
+  const std::string err = (dir_ / "err.txt").string();
+  for (const auto& [setting, message] : std::vector<std::pair<std::string, std::string>>{
+           {"TJ_ISA=avx3", "TJ_ISA=avx3 is unknown"}, {"TJ_NUM_THREADS=two", "TJ_NUM_THREADS=two is not a thread count"}}) {
+    const std::string command = "exec env " + setting + " " + shell_quoted(TJ_CLI_PATH) + " run " + shell_quoted(program) +
+                                " --random 1 >/dev/null 2>" + shell_quoted(err);
+    const int status = std::system(command.c_str());
+    ASSERT_TRUE(WIFEXITED(status)) << setting << ": killed by a signal";
+    EXPECT_EQ(WEXITSTATUS(status), 1) << setting;
+    EXPECT_NE(read_file(err).find(message), std::string::npos) << read_file(err);
+  }
+}
+
 TEST_F(Cli, OptPrintsKernelsLast) {
   const Outcome r = run({"opt", (std::filesystem::path(TJ_SOURCE_DIR) / "examples/ir/softmax.tj").string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
