@@ -2,6 +2,7 @@
 // the rest on the reference interpreter.
 #include "codegen/executor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -225,22 +226,40 @@ class Runner {
   }
 
   // B of a matmul in panels of loop.panel columns (see LoopKernel), zero-padded.
+  // Blocks of kPackRows rows of B at a time, each copied into every panel of
+  // the thread's range: the block's rows stay in the cache while the panels
+  // take their columns, and each panel's part is written contiguously. (Panel
+  // by panel down all of B's rows read every row once per panel from memory,
+  // a page apart: the MLP's two packs took ~60% as long as its kernels; the
+  // MLP benchmark, A/B min of 4: 169 -> 128 ms at 1 thread, 88 -> 65 ms at 2.)
+  static constexpr int64_t kPackRows = 64;
+  template <int64_t kWidth>  // a whole panel's columns, contiguous: fixed-size copies the compiler inlines
+  static void copy_rows(const float* in, int64_t in_stride, float* out, int64_t rows) {
+    for (int64_t row = 0; row < rows; ++row, in += in_stride, out += kWidth) std::memcpy(out, in, kWidth * sizeof(float));
+  }
   Array pack_b(const LoopKernel& loop, const std::vector<void*>& args) {
     const Step& step = loop.steps[loop.packed_b_step];
     const IndexMap& b = loop.loads[loop.steps[step.args[1]].load];
     const int64_t k = step.k_extent, n = loop.inner(), width = loop.panel, panels = (n + width - 1) / width;
     const int64_t floats = std::max<int64_t>(panels * k * width, 1);
     Array packed = Array::view(impl_.pool->acquire(floats * 4), DType::f32, {floats}, {1}, 0);
-    const float* source = static_cast<const float*>(args[b.buffer]);
+    const float* source = static_cast<const float*>(args[b.buffer]) + b.offset;
     float* to = packed.mutable_data<float>();
     const int64_t n_stride = b.strides.back();
     parallel_for(panels, 1, [&](int64_t first, int64_t last) {
-      for (int64_t p = first; p < last; ++p)
-        for (int64_t row = 0; row < k; ++row)
-          for (int64_t l = 0; l < width; ++l) {
-            const int64_t column = p * width + l;
-            to[(p * k + row) * width + l] = column < n ? source[b.offset + row * b.k_stride + column * n_stride] : 0.0f;
-          }
+      for (int64_t block = 0; block < k; block += kPackRows)
+        for (int64_t p = first; p < last; ++p) {
+          const int64_t valid = std::clamp<int64_t>(n - p * width, 0, width), rows = std::min(k - block, kPackRows);
+          const float* in = source + block * b.k_stride + p * width * n_stride;
+          float* out = to + (p * k + block) * width;
+          if (n_stride == 1 && valid == 8 && width == 8) copy_rows<8>(in, b.k_stride, out, rows);
+          else if (n_stride == 1 && valid == 16 && width == 16) copy_rows<16>(in, b.k_stride, out, rows);
+          else
+            for (int64_t row = 0; row < rows; ++row, in += b.k_stride, out += width) {
+              for (int64_t l = 0; l < valid; ++l) out[l] = in[l * n_stride];
+              std::fill(out + valid, out + width, 0.0f);
+            }
+        }
     });
     return packed;
   }
