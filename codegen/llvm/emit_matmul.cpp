@@ -67,16 +67,7 @@ void Emitter::accumulate_tile(const Step& step, const std::vector<Value*>& rows,
   auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
   const std::vector<Value*> a_rows = offsets_at_rows(a, rows);
   const int n = static_cast<int>(rows.size());
-  // A's rows over [k_begin, k_end), widened to doubles once: the inner
-  // loop broadcasts them straight from memory.
-  Value* a_block = scratch(b_.getDoubleTy(), n * kMatmulKBlock);
-  auto a_at = [&](int i, Value* k) { return b_.CreateGEP(b_.getDoubleTy(), a_block, b_.CreateAdd(b_.getInt64(i * kMatmulKBlock), b_.CreateSub(k, k_begin))); };
-  counted_loop(k_begin, k_end, 1, [&](Value* k) {
-    for (int i = 0; i < n; ++i) {
-      Value* x_at = b_.CreateAdd(a_rows[i], b_.CreateMul(k, b_.getInt64(a.k_stride)));
-      b_.CreateStore(b_.CreateFPExt(b_.CreateLoad(b_.getFloatTy(), b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], x_at)), b_.getDoubleTy()), a_at(i, k));
-    }
-  });
+  const WideRows wide = widen_rows_of_a(a, a_rows, k_begin, k_end);
   std::vector<Value*> tile;
   for (int i = 0; i < n; ++i) tile.push_back(create_entry_alloca(f64));
   vector_loop(j0, j1, [&](Value* j, Value* mask, int) {
@@ -84,12 +75,29 @@ void Emitter::accumulate_tile(const Step& step, const std::vector<Value*>& rows,
     counted_loop(k_begin, k_end, 1, [&](Value* k) {
       Value* y = b_.CreateFPExt(load_packed_b(step, j, k), f64);
       for (int i = 0; i < n; ++i) {
-        Value* x = splat(b_.CreateLoad(b_.getDoubleTy(), a_at(i, k)));
+        Value* x = splat(b_.CreateLoad(b_.getDoubleTy(), wide.at(i, k)));
         b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, b_.CreateLoad(f64, tile[i])}), tile[i]);
       }
     });
     for (int i = 0; i < n; ++i) store_doubles(b_.CreateLoad(f64, tile[i]), b_.CreateGEP(b_.getDoubleTy(), row_sums[i], j), mask);
   }, Unroll{.multiple_of = inner_multiple()});
+}
+
+Emitter::WideRows Emitter::widen_rows_of_a(const IndexMap& a, const std::vector<Value*>& a_rows, Value* k_begin, Value* k_end) {
+  WideRows wide{this, scratch(b_.getDoubleTy(), static_cast<int64_t>(a_rows.size()) * kMatmulKBlock), k_begin};
+  counted_loop(k_begin, k_end, 1, [&](Value* k) {
+    for (size_t i = 0; i < a_rows.size(); ++i) {
+      Value* x_at = b_.CreateAdd(a_rows[i], b_.CreateMul(k, b_.getInt64(a.k_stride)));
+      Value* x = b_.CreateLoad(b_.getFloatTy(), b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], x_at));
+      b_.CreateStore(b_.CreateFPExt(x, b_.getDoubleTy()), wide.at(static_cast<int>(i), k));
+    }
+  });
+  return wide;
+}
+
+Value* Emitter::WideRows::at(int i, Value* k) const {
+  llvm::IRBuilder<>& b = emitter->b_;
+  return b.CreateGEP(b.getDoubleTy(), buffer, b.CreateAdd(b.getInt64(i * kMatmulKBlock), b.CreateSub(k, k_begin)));
 }
 
 Value* Emitter::load_packed_b(const Step& step, Value* j, Value* k) {
@@ -166,6 +174,7 @@ void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Val
   counted_loop(b_.getInt64(0), b_.getInt64(step.k_extent), k_block, [&](Value* k_begin) {
     Value* k_end = b_.CreateSelect(b_.CreateICmpSLT(b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent)),
                                    b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent));
+    const WideRows wide = widen_rows_of_a(a, a_rows, k_begin, k_end);
     vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask, int) {
       for (int i = 0; i < n; ++i) b_.CreateStore(load_doubles(sums_at(i, j), mask), tile[i]);
       counted_loop(k_begin, k_end, 1, [&](Value* k) {
@@ -178,8 +187,7 @@ void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Val
         }
         y = b_.CreateFPExt(y, f64);
         for (int i = 0; i < n; ++i) {
-          Value* at = b_.CreateAdd(a_rows[i], b_.CreateMul(k, b_.getInt64(a.k_stride)));
-          Value* x = splat(b_.CreateFPExt(b_.CreateLoad(b_.getFloatTy(), b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], at)), b_.getDoubleTy()));
+          Value* x = splat(b_.CreateLoad(b_.getDoubleTy(), wide.at(i, k)));
           b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, b_.CreateLoad(f64, tile[i])}), tile[i]);
         }
       });
