@@ -135,8 +135,8 @@ TEST_F(LlvmKernels, MatmulWithEpilogues) {
       // Cache-blocked: 3 groups of 8 row blocks of 6 (the last group 1 block of 4 rows), 3 column blocks (the
       // last of 4 columns), 2 k blocks.
       {{100, 300}, {300, 260}, false},
-      // B packed from a transposed view (strided columns) in blocks of 64 of its 130 rows, the last panel partial.
-      {{10, 130}, {75, 130}, true},
+      // B packed from a transposed view (strided columns) in blocks of 256 of its 300 rows, the last panel partial.
+      {{10, 300}, {75, 300}, true},
   };
   for (const Case& c : cases) {
     const std::string at = tj::shape_to_string(c.a) + " @ " + tj::shape_to_string(c.b) + (c.transpose_b ? "^T" : "");
