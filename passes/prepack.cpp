@@ -1,8 +1,9 @@
 // Constant-weight pre-packing.
 // Needs: fold-transpose (so that the flag, not a transpose, says how the
 // weight is read). Guarantees: every tensor constant read by a matmul,
-// directly or through views, has Node::prepack set; the code generator packs
-// it into its GEMM panel layout once, at compile time, instead of per call.
+// directly or through views, has Node::prepack set. Reports show the flag;
+// the LLVM executor does not act on it yet: it packs B into its panel
+// layout on every call (Runner::pack_b), constant weights included.
 #include "ir/schedule.h"
 #include "passes/passes.h"
 

@@ -18,8 +18,10 @@ using ParallelForImpl = std::function<void(int64_t count, int64_t grain, const R
 // The first exception a chunk throws is rethrown here.
 void parallel_for(int64_t count, int64_t grain, const RangeBody& body);
 
-// 0: the hardware's thread count; at most kMaxThreads, else a tj::Error
-// (as for a TJ_NUM_THREADS that is not such a count, at first use).
+// 0: the hardware's thread count; at most kMaxThreads, else a tj::Error.
+// A TJ_NUM_THREADS that is not such a count is a tj::Error wherever the
+// count is read: set_num_threads(0), num_threads(), and parallel work too
+// large to run inline (the built-in pool only).
 inline constexpr int kMaxThreads = 1024;
 void set_num_threads(int threads);
 int num_threads();

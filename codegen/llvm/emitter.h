@@ -260,11 +260,11 @@ class Emitter {
     b_.CreateStore(from, position);
     if (unroll.apart) {
       Value* part = b_.CreateMul(b_.CreateSDiv(b_.CreateSub(to, from), b_.getInt64(unroll.vectors * lanes_)), b_.getInt64(lanes_));
-      software_prefetch_ = false;
+      const bool prefetching = std::exchange(software_prefetch_, false);
       counted_loop(from, b_.CreateAdd(from, part), lanes_, [&](Value* j) {
         for (int u = 0; u < unroll.vectors; ++u) body(b_.CreateAdd(j, b_.CreateMul(part, b_.getInt64(u))), nullptr, u);
       });
-      software_prefetch_ = true;
+      software_prefetch_ = prefetching;
       b_.CreateStore(b_.CreateAdd(from, b_.CreateMul(part, b_.getInt64(unroll.vectors))), position);
       from = b_.CreateLoad(b_.getInt64Ty(), position);
     } else if (unroll.vectors > 1) {

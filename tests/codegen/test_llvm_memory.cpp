@@ -42,7 +42,7 @@ TEST_F(LlvmKernels, LargeOutputsWithStreamingStores) {
 TEST_F(LlvmKernels, LongRowsReadAsSeveralStreams) {
   // Reductions over rows of 2^14 elements or more take their four vectors
   // per trip from the row's four quarters; the rest of the row (up to three
-  // vectors, then a tail) follows: none, masked, and whole vectors (6 at 8
+  // vectors, then a tail) follows: none, masked, and whole vectors (2 at 8
   // lanes, 3 at 16: less than a trip).
   for (const tj::Shape& shape : std::vector<tj::Shape>{{3, 16384}, {2, 16384 + 8 * 3 + 5}, {2, 16384 + 48}, {(int64_t{1} << 20) + 7}}) {
     const std::string at = " on " + tj::shape_to_string(shape);
