@@ -180,9 +180,9 @@ class Emitter {
   };
 
   // Vectors per trip of pass `pass`'s loop: kMaxUnroll (two) when it
-  // accumulates a reduction, so that it keeps two independent accumulator chains (the
-  // adds' latency, not memory, bounds a single chain: softmax's exp-and-sum
-  // pass runs 1.3x faster so), and in kernels without transcendental math,
+  // accumulates a reduction, so that it keeps two independent accumulator
+  // chains (the adds' latency, not memory, bounds a single chain: softmax's
+  // exp-and-sum pass runs 1.3x faster so), and in kernels without transcendental math,
   // whose short bodies halve their loop overhead. Other long math bodies
   // stay single: two of them at once spill registers (GELU runs slower).
   // A reduction over rows of kStreamsApartElements or more takes
