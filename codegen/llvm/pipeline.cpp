@@ -1,6 +1,5 @@
-// Software pipelining of a vector loop body, straight or through cold
-// branches (pipeline.h):
-// stages from estimated latencies, then the loop that runs them.
+// Software pipelining of a straight vector loop body (pipeline.h): stages
+// from estimated latencies, then the loop that runs them.
 #include "codegen/llvm/pipeline.h"
 
 #include <algorithm>
@@ -47,28 +46,10 @@ int latency(const Instruction& i) {
   return it == kOpcodeLatency.end() ? kOtherLatency : it->second;
 }
 
-// The body's blocks in order: one block, or blocks joined by cold
-// branches, each a hammock (a block ending in a branch to a side block and
-// a merge block, the side block going on to the merge) as exp's scaling
-// makes. Empty for any other shape.
-std::vector<llvm::BasicBlock*> blocks_of(const LoopBody& body) {
-  std::vector<llvm::BasicBlock*> blocks = {body.block};
-  while (const llvm::Instruction* end = blocks.back()->getTerminator()) {
-    const auto* branch = llvm::dyn_cast<llvm::BranchInst>(end);
-    if (!branch || !branch->isConditional()) return {};
-    llvm::BasicBlock *side = branch->getSuccessor(0), *merge = branch->getSuccessor(1);
-    const auto* side_end = llvm::dyn_cast_or_null<llvm::BranchInst>(side->getTerminator());
-    if (!side_end || side_end->isConditional() || side_end->getSuccessor(0) != merge) return {};
-    blocks.push_back(side);
-    blocks.push_back(merge);
-  }
-  return blocks;
-}
-
 // Which stage each instruction of the body runs in; instructions that do
 // not depend on the index are `invariant` (hoisted before the loop).
 struct Schedule {
-  std::vector<llvm::BasicBlock*> blocks;
+  llvm::BasicBlock* block = nullptr;  // the body, when straight (one block, no branches): the only shape pipelined
   std::map<const Instruction*, int> stage;
   std::vector<Instruction*> invariant;
   std::map<const Instruction*, int> start;  // cycles from the trip's start
@@ -77,45 +58,41 @@ struct Schedule {
 
 Schedule schedule(const LoopBody& body) {
   Schedule s;
-  s.blocks = blocks_of(body);
+  if (body.block->getTerminator()) return s;
+  s.block = body.block;
   std::set<const Instruction*> varying = {body.index};
-  for (size_t b = 0; b < s.blocks.size(); ++b)
-    for (Instruction& i : *s.blocks[b]) {
-      if (&i == body.index) continue;
-      int start = 0;
-      // A branch, a side block's work and a merge's phis stay in the loop.
-      const bool side_block = b % 2 == 1;
-      bool varying_here = i.isTerminator() || llvm::isa<llvm::PHINode>(i) || side_block;
-      for (const Value* operand : i.operands()) {
-        const auto* def = llvm::dyn_cast<Instruction>(operand);
-        if (!def || !varying.contains(def)) continue;
-        varying_here = true;
-        if (def != body.index) start = std::max(start, s.start.at(def) + latency(*def));
-      }
-      if (!varying_here) {
-        s.invariant.push_back(&i);
-        continue;
-      }
-      varying.insert(&i);
-      s.start[&i] = start;
-      s.critical_path = std::max(s.critical_path, start + latency(i));
+  for (Instruction& i : *body.block) {
+    if (&i == body.index) continue;
+    int start = 0;
+    bool varying_here = false;
+    for (const Value* operand : i.operands()) {
+      const auto* def = llvm::dyn_cast<Instruction>(operand);
+      if (!def || !varying.contains(def)) continue;
+      varying_here = true;
+      if (def != body.index) start = std::max(start, s.start.at(def) + latency(*def));
     }
+    if (!varying_here) {
+      s.invariant.push_back(&i);
+      continue;
+    }
+    varying.insert(&i);
+    s.start[&i] = start;
+    s.critical_path = std::max(s.critical_path, start + latency(i));
+  }
   return s;
 }
 
 // Stages by start time, memory reads (and their addresses) in the first,
-// then adjusted until (1) each hammock (its branch, side block and phis) is
-// in one stage, the latest of its members, and (2) no instruction runs in an
-// earlier stage than an operand.
+// then adjusted until no instruction runs in an earlier stage than an
+// operand.
 void assign_stages(Schedule& s, int stages) {
   for (const auto& [i, start] : s.start) s.stage[i] = std::min(stages - 1, start * stages / std::max(s.critical_path, 1));
   // The trips that fill the pipeline run the later stages on carried zeros:
   // an address computed in one stage and read from in a later one would be
   // a null pointer there. So every read and its address chain go first.
   std::vector<const Instruction*> reads;
-  for (llvm::BasicBlock* block : s.blocks)
-    for (const Instruction& i : *block)
-      if (i.mayReadFromMemory() && s.stage.contains(&i)) reads.push_back(&i);
+  for (const auto& [i, stage] : s.stage)
+    if (i->mayReadFromMemory()) reads.push_back(i);
   while (!reads.empty()) {
     const Instruction* i = reads.back();
     reads.pop_back();
@@ -123,48 +100,26 @@ void assign_stages(Schedule& s, int stages) {
     for (const Value* operand : i->operands())
       if (const auto* def = llvm::dyn_cast<Instruction>(operand); def && s.stage.contains(def) && s.stage.at(def) != 0) reads.push_back(def);
   }
-  std::vector<std::vector<const Instruction*>> hammocks;
-  for (size_t k = 1; k + 1 < s.blocks.size(); k += 2) {
-    std::vector<const Instruction*> members = {s.blocks[k - 1]->getTerminator()};
-    for (const Instruction& i : *s.blocks[k]) members.push_back(&i);
-    for (const llvm::PHINode& phi : s.blocks[k + 1]->phis()) members.push_back(&phi);
-    hammocks.push_back(members);
-  }
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (const auto& members : hammocks) {
-      int latest = 0;
-      for (const Instruction* i : members) latest = std::max(latest, s.stage.at(i));
-      for (const Instruction* i : members) changed |= std::exchange(s.stage[i], latest) != latest;
-    }
-    for (llvm::BasicBlock* block : s.blocks)
-      for (const Instruction& i : *block) {
-        if (!s.stage.contains(&i)) continue;
-        for (const Value* operand : i.operands())
-          if (const auto* def = llvm::dyn_cast<Instruction>(operand); def && s.stage.contains(def) && s.stage.at(def) > s.stage.at(&i)) {
-            s.stage[&i] = s.stage.at(def);
-            changed = true;
-          }
-      }
+  for (const Instruction& i : *s.block) {  // operands first, so one pass in program order
+    if (!s.stage.contains(&i)) continue;
+    for (const Value* operand : i.operands())
+      if (const auto* def = llvm::dyn_cast<Instruction>(operand); def && s.stage.contains(def))
+        s.stage[&i] = std::max(s.stage.at(&i), s.stage.at(def));
   }
   // A mask (a compare's result) moves to the stage of its first user: on
   // AVX2 a carried vector of i1 is packed and unpacked every trip. So do
   // negations and bit casts, which cost nothing next to their user (an FMA
   // takes the negation in): carried, they would be an instruction more.
-  // Not out of a hammock's side block, which stays whole.
   auto moves_to_user = [](const Instruction& i) {
     return i.getType()->getScalarType()->isIntegerTy(1) || i.getOpcode() == Instruction::FNeg || i.getOpcode() == Instruction::BitCast;
   };
-  for (size_t b = s.blocks.size(); b-- > 0;) {
-    if (b % 2 == 1) continue;  // a side block
-    for (Instruction& i : llvm::reverse(*s.blocks[b])) {
-      if (!s.stage.contains(&i) || !moves_to_user(i) || llvm::isa<llvm::PHINode>(i)) continue;
-      std::optional<int> first_use;
-      for (const llvm::User* user : i.users())
-        if (const auto* u = llvm::dyn_cast<Instruction>(user); u && s.stage.contains(u))
-          first_use = std::min(first_use.value_or(stages - 1), s.stage.at(u));
-      if (first_use) s.stage[&i] = std::max(s.stage[&i], *first_use);
-    }
+  for (Instruction& i : llvm::reverse(*s.block)) {
+    if (!s.stage.contains(&i) || !moves_to_user(i)) continue;
+    std::optional<int> first_use;
+    for (const llvm::User* user : i.users())
+      if (const auto* u = llvm::dyn_cast<Instruction>(user); u && s.stage.contains(u))
+        first_use = std::min(first_use.value_or(stages - 1), s.stage.at(u));
+    if (first_use) s.stage[&i] = std::max(s.stage[&i], *first_use);
   }
 }
 
@@ -181,7 +136,7 @@ bool reads_first(const Schedule& s) {
 
 int pipeline_stages(const LoopBody& body, int at_most) {
   Schedule s = schedule(body);
-  if (s.blocks.empty()) return 1;
+  if (!s.block) return 1;
   const int stages = std::clamp(s.critical_path / kStageCycles, 1, std::max(1, std::min(kMaxStages, at_most)));
   assign_stages(s, stages);
   return reads_first(s) ? stages : 1;
@@ -203,9 +158,8 @@ Value* emit_pipelined_loop(llvm::IRBuilder<>& b, LoopBody body, int stages, Valu
     for (const Value* operand : i->operands()) need(operand, stage);
   for (const Value* result : body.results) need(result, stages - 1);
   std::vector<std::pair<const Instruction*, int>> delays;
-  for (llvm::BasicBlock* block : s.blocks)
-    for (const Instruction& i : *block)
-      if (delay.contains(&i)) delays.emplace_back(&i, delay.at(&i));
+  for (const Instruction& i : *s.block)
+    if (delay.contains(&i)) delays.emplace_back(&i, delay.at(&i));
 
   llvm::LLVMContext& context = b.getContext();
   llvm::Function* function = b.GetInsertBlock()->getParent();
@@ -264,32 +218,15 @@ Value* emit_pipelined_loop(llvm::IRBuilder<>& b, LoopBody body, int stages, Valu
     Value* vector = b.CreateSub(j, b.getInt64(int64_t{t} * lanes));
     Value* clamped = b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, vector, from), last);
     stage_values[t][body.index] = clamped;
-    // A hammock of this stage gets its own side and merge blocks; the
-    // instructions after it continue in the merge.
-    std::map<const llvm::BasicBlock*, llvm::BasicBlock*> block_copies;
-    for (llvm::BasicBlock* original : s.blocks) {
-      if (auto it = block_copies.find(original); it != block_copies.end()) b.SetInsertPoint(it->second);
-      for (Instruction& i : *original) {
-        if (&i == body.index || !s.stage.contains(&i) || s.stage.at(&i) != t) continue;
-        Instruction* copy = i.clone();
-        for (unsigned k = 0; k < copy->getNumOperands(); ++k) {
-          Value* operand = copy->getOperand(k);
-          if (llvm::isa<llvm::BasicBlock>(operand)) continue;
-          copy->setOperand(k, operand == body.index ? clamped : value_in_stage(operand, t));
-        }
-        if (auto* branch = llvm::dyn_cast<llvm::BranchInst>(copy)) {
-          block_copies[original] = b.GetInsertBlock();
-          for (unsigned k = 0; k < branch->getNumSuccessors(); ++k) {
-            llvm::BasicBlock*& target = block_copies[i.getSuccessor(k)];
-            if (!target) target = block("pipeline.cold");
-            branch->setSuccessor(k, target);
-          }
-        } else if (auto* phi = llvm::dyn_cast<llvm::PHINode>(copy)) {
-          for (unsigned k = 0; k < phi->getNumIncomingValues(); ++k) phi->setIncomingBlock(k, block_copies.at(phi->getIncomingBlock(k)));
-        }
-        b.Insert(copy);
-        stage_values[t][&i] = copy;
+    for (Instruction& i : *s.block) {
+      if (&i == body.index || !s.stage.contains(&i) || s.stage.at(&i) != t) continue;
+      Instruction* copy = i.clone();
+      for (unsigned k = 0; k < copy->getNumOperands(); ++k) {
+        Value* operand = copy->getOperand(k);
+        copy->setOperand(k, operand == body.index ? clamped : value_in_stage(operand, t));
       }
+      b.Insert(copy);
+      stage_values[t][&i] = copy;
     }
   }
   b.CreateCondBr(b.CreateICmpSGE(j, first_store), stores, latch);
