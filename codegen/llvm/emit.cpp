@@ -308,8 +308,8 @@ Value* Emitter::identity(const Step& s) {
 }
 
 Value* Emitter::extremum(Op op, Value* a, Value* b) {
-  Value* picked = b_.CreateSelect(op == Op::max ? b_.CreateFCmpOGT(a, b) : b_.CreateFCmpOLT(a, b), a, b);
-  return b_.CreateSelect(b_.CreateFCmpUNO(a, b), b_.CreateFAdd(a, b), picked);
+  Value* picked = b_.CreateSelect(op == Op::max ? b_.CreateFCmpOGT(a, b) : b_.CreateFCmpOLT(a, b), a, b);  // b when either is NaN
+  return b_.CreateSelect(b_.CreateFCmpUNO(a, a), a, picked);
 }
 
 std::pair<Value*, Value*> Emitter::compensated_add(Value* sum, Value* compensation, Value* x) {
@@ -326,7 +326,7 @@ void Emitter::accumulate(const Step& s, size_t step, Value* x, Value* mask, int 
   Value* acc = b_.CreateLoad(type, slot);
   if (s.op == Op::max || s.op == Op::min) {
     if (mask) x = b_.CreateSelect(mask, x, identity(s));
-    b_.CreateStore(extremum(s.op, acc, x), slot);
+    b_.CreateStore(extremum(s.op, x, acc), slot);  // the accumulator's chain: MAXPS and a blend
     return;
   }
   // Float sums accumulate in double lanes (each lane's rounding error is

@@ -341,7 +341,10 @@ class Emitter {
   Value* identity(const Step& s);
 
   // NaN-propagating max/min, as the reference (x86 has no instruction for
-  // llvm.maximum in LLVM 16): pick by comparison, then NaN if either is NaN.
+  // llvm.maximum in LLVM 16): a if it is NaN, else a > b ? a : b (MAXPS, b
+  // when either is NaN, and on ties as the reference). Only the last two
+  // depend on b: accumulated as extremum(x, acc), a max's chain per
+  // element is two 1-cycle instructions, not an add (3 cycles) and a blend.
   Value* extremum(Op op, Value* a, Value* b);
 
   // Neumaier's compensated step: sum + x, with the rounding error of the
