@@ -176,15 +176,16 @@ TEST_F(LlvmKernels, ReviewRegressions) {
 
 TEST_F(LlvmKernels, VectorMathOverAllFloats) {
   // 10^7 inputs spread evenly over the 2^32 float32 bit patterns, plus the
-  // boundaries where results overflow, underflow or turn denormal (side by
-  // side, so that vectors mix lanes of exp's fast and slow scaling: the
-  // fast one ends at 2^-125 and 2^127).
+  // boundaries where results overflow, underflow or turn denormal, and
+  // where exp's fast path ends (|x| = 86.9, below where 2^n stays normal),
+  // side by side, so that vectors mix lanes either side of each.
   constexpr int64_t kCount = 10'000'000;
   std::vector<float> inputs(kCount);
   const uint64_t step = (uint64_t{1} << 32) / (kCount - 32);
   int64_t n = 0;
-  for (float special : {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-45f, -1e-45f, 1.17549435e-38f, 88.72283f, 88.72284f,
-                        -87.33654f, -103.97208f, -103.97209f, -86.3f, -86.7f, 88.37f, 88.38f, 3.4028235e38f, -3.4028235e38f, 3.0f, 3.9f, 0.5f, -0.5f})
+  for (float special : {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-45f, -1e-45f, 1.17549435e-38f, 88.72283f, 88.72284f, -87.33654f,
+                        -103.97208f, -103.97209f, -86.3f, -86.7f, 88.37f, 88.38f, 86.9f, -86.9f, 86.900009f, -86.900009f, 3.4028235e38f,
+                        -3.4028235e38f, 3.0f, 3.9f, 0.5f, -0.5f})
     inputs[n++] = special;
   for (uint64_t bits = 0; n < kCount; bits += step) inputs[n++] = std::bit_cast<float>(static_cast<uint32_t>(bits));
   const Tensor x = Tensor::from_blob(inputs.data(), {kCount});
