@@ -380,12 +380,10 @@ class Emitter {
       case Op::add: return b_.CreateFAdd(a[0], a[1]);
       case Op::sub: return b_.CreateFSub(a[0], a[1]);
       case Op::mul: return b_.CreateFMul(a[0], a[1]);
-      case Op::div:
-        if (!k_.steps[step.args[1]].row_level) return b_.CreateFDiv(a[0], a[1]);
-        // By a row value (softmax's sum): its reciprocal in double, hoisted out
-        // of the loop, times the element in double, rounded once; the same
-        // float as dividing, but in rare double-rounding ties.
-        return b_.CreateFPTrunc(b_.CreateFMul(b_.CreateFPExt(a[0], f64), b_.CreateFDiv(splat_f(f64, 1.0), b_.CreateFPExt(a[1], f64))), f32);
+      // Divided even by a row value (softmax's sum): DIVPS is correctly rounded
+      // and, on Zen 3, faster than a hoisted reciprocal in double times the
+      // widened element (softmax [256,1024]: 0.160 -> 0.145 ms, median of 8).
+      case Op::div: return b_.CreateFDiv(a[0], a[1]);
       case Op::maximum: return extremum(Op::max, a[0], a[1]);
       case Op::minimum: return extremum(Op::min, a[0], a[1]);
       case Op::eq: return a[0]->getType()->isIntOrIntVectorTy() ? b_.CreateICmpEQ(a[0], a[1]) : b_.CreateFCmpOEQ(a[0], a[1]);
