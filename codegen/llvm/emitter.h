@@ -7,7 +7,8 @@
 //     for pass in passes:               (one per level of dependent reductions)
 //       vector loop over the inner dim: whole vectors (two per trip when
 //       it reduces, four streams apart over long rows; software-pipelined
-//       when it only computes long math, pipeline.h), then what is left
+//       when it only computes long math that does not branch, pipeline.h),
+//       then what is left
 //       masked (nothing, when the row is whole vectors)
 //       finish the pass's reductions; compute row values now available
 //     store row-level outputs
@@ -212,6 +213,7 @@ class Emitter {
   // Whether the loop of `part` of pass `pass` runs software-pipelined
   // (pipeline.h): a loop that only computes and stores (no reductions),
   // with transcendental math (GELU: 53 -> 43 us per 64K floats in cache).
+  // pipeline_stages then refuses bodies that branch (exp's cold path).
   bool may_pipeline(int pass, Part part) const;
   static constexpr int64_t kTripsPerFillTrip = 8;
   void pipelined_loop(Value* from, Value* to, int pass, Part part, int64_t multiple_of);
@@ -342,9 +344,11 @@ class Emitter {
 
   // NaN-propagating max/min, as the reference (x86 has no instruction for
   // llvm.maximum in LLVM 16): a if it is NaN, else a > b ? a : b (MAXPS, b
-  // when either is NaN, and on ties as the reference). Only the last two
-  // depend on b: accumulated as extremum(x, acc), a max's chain per
-  // element is two 1-cycle instructions, not an add (3 cycles) and a blend.
+  // when either is NaN, and on ties, as the reference's elementwise ops).
+  // Only the last two depend on b: accumulated as extremum(x, acc) (within
+  // a lane, ties keep the accumulator, as the reference's reductions; which
+  // zero a row's max is across lanes is unspecified), the accumulator's
+  // chain is a MAXPS and a blend (2 cycles on Zen 3), not an add too.
   Value* extremum(Op op, Value* a, Value* b);
 
   // Neumaier's compensated step: sum + x, with the rounding error of the

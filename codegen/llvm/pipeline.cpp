@@ -11,6 +11,8 @@
 #include <llvm/IR/IntrinsicInst.h>
 #include <llvm/Transforms/Utils/ValueMapper.h>
 
+#include "ir/error.h"
+
 namespace tj::llvm_backend {
 
 namespace {
@@ -145,6 +147,7 @@ int pipeline_stages(const LoopBody& body, int at_most) {
 Value* emit_pipelined_loop(llvm::IRBuilder<>& b, LoopBody body, int stages, Value* from, Value* to, int lanes,
                            const std::function<void(Value*, const std::vector<Value*>&)>& store) {
   Schedule s = schedule(body);
+  if (!s.block) fail("codegen: a loop body that branches cannot be software-pipelined (pipeline_stages returns 1 for it)");
   assign_stages(s, stages);
   // How many trips each value is carried to the stages that use it, in
   // program order (the loop's phis, and so its code, the same every time).

@@ -39,7 +39,7 @@ inline int64_t ulps(float a, float b) {
 
 inline Tensor special_values(const tj::Shape& shape, uint64_t seed) {
   Tensor t = Tensor::randn(shape, seed) * 3.0;
-  const float specials[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f, 1e-40f, -1e-40f, 88.8f, -104.0f, 1e30f, -1e30f, 0.5f, 3.5f};
+  const float specials[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f, 1e-40f, -1e-40f, 88.8f, -104.0f, 1e30f, -1e30f, 0.5f, 3.5f, 87.5f, -95.0f};
   float* p = t.data<float>();
   for (int64_t i = 0; i < t.numel(); i += 3) p[i] = specials[(i / 3) % std::size(specials)];
   return t;

@@ -176,17 +176,23 @@ TEST_F(LlvmKernels, ReviewRegressions) {
 
 TEST_F(LlvmKernels, VectorMathOverAllFloats) {
   // 10^7 inputs spread evenly over the 2^32 float32 bit patterns, plus the
-  // boundaries where results overflow, underflow or turn denormal, and
-  // where exp's fast path ends (|x| = 86.9, below where 2^n stays normal),
-  // side by side, so that vectors mix lanes either side of each.
+  // boundaries where results overflow, underflow or turn denormal, side
+  // by side, so that vectors mix lanes either side of each; then, 16-lane
+  // aligned, where exp's fast path ends (|x| = 86.9, below where 2^n stays
+  // normal): whole vectors at the bound, and one lane past it among fast ones.
   constexpr int64_t kCount = 10'000'000;
   std::vector<float> inputs(kCount);
-  const uint64_t step = (uint64_t{1} << 32) / (kCount - 32);
+  const uint64_t step = (uint64_t{1} << 32) / (kCount - 128);
   int64_t n = 0;
   for (float special : {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-45f, -1e-45f, 1.17549435e-38f, 88.72283f, 88.72284f, -87.33654f,
                         -103.97208f, -103.97209f, -86.3f, -86.7f, 88.37f, 88.38f, 86.9f, -86.9f, 86.900009f, -86.900009f, 3.4028235e38f,
                         -3.4028235e38f, 3.0f, 3.9f, 0.5f, -0.5f})
     inputs[n++] = special;
+  n = 32;
+  for (float bound : {86.9f, -86.9f})
+    for (int lane = 0; lane < 16; ++lane) inputs[n++] = bound;
+  for (float past : {86.900009f, -86.900009f})
+    for (int lane = 0; lane < 16; ++lane) inputs[n++] = lane == 5 ? past : 1.5f;
   for (uint64_t bits = 0; n < kCount; bits += step) inputs[n++] = std::bit_cast<float>(static_cast<uint32_t>(bits));
   const Tensor x = Tensor::from_blob(inputs.data(), {kCount});
   struct Case {

@@ -1,7 +1,7 @@
 // Software-pipelined loops (codegen/llvm/pipeline.h) against the reference
-// interpreter: that the pipeline is there, and that filling, draining,
-// clamping, cold branches and every kind of input and output give the
-// interpreter's values.
+// interpreter: that the pipeline is there (and not for math that branches),
+// and that filling, draining, clamping and every kind of input and output
+// give the interpreter's values.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -85,9 +85,10 @@ TEST_F(LlvmKernels, PipelinedLongChains) {
   EXPECT_TRUE(pipelined(boolean_input, {base, base > 0.7}));
   expect_llvm_matches(boolean_input, {base, base > 0.7}, "a boolean input", kAtScale);
   // exp's and sigmoid's exp each branch to their slow path, one after the
-  // other in one kernel, which is not pipelined. tanh within 2 ulps moves sigmoid (slope <= 1/4, values >= 0.26)
-  // by at most 2 of its ulps, sigmoid adds its own 2; the sum of two
-  // positive terms is as accurate as the worse, plus its own rounding.
+  // other in one kernel, which is not pipelined. tanh within 2 ulps moves
+  // sigmoid (slope <= 1/4, values >= 0.26) by at most 2 of its ulps,
+  // sigmoid adds its own 2; the sum of two positive terms is as accurate as
+  // the worse, plus its own rounding.
   const auto two_branches = [](const auto& in) { return std::vector{tj::exp(in[0]) + tj::sigmoid(tj::tanh(in[0]))}; };
   constexpr int64_t kComposedUlps = 5;
   EXPECT_FALSE(pipelined(two_branches, {base}));
@@ -117,8 +118,9 @@ TEST_F(LlvmKernels, KernelsWritingOverTheirInput) {
   // dies in it and is read at the index written (passes/plan_memory.cpp):
   // pipelined loops must load later vectors before they store earlier
   // ones, and row kernels must finish reading a row before writing it.
-  // Unfused, every op of a chain of long math is a pipelined kernel (over
-  // a flat range, split across threads) updating one buffer in place;
+  // Unfused, every op of a chain of long math is a kernel (over a flat
+  // range, split across threads; tanh's pipelined, sigmoid's a plain loop)
+  // updating one buffer in place;
   // fused, softmax and layer norm between two matmuls write over the first
   // matmul's result. `in_one_buffer`: the plan puts every intermediate in
   // one buffer (explain's arena line), so each kernel wrote over its input.
