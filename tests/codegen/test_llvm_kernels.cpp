@@ -121,6 +121,30 @@ TEST_F(LlvmKernels, RowKernels) {
                       {Tensor::randn({6, 300}, 11)}, "exp and its row sums, written once");
 }
 
+TEST_F(LlvmKernels, MaxMinSeeNaNAnywhereAndKeepTheReferencesZeros) {
+  // A reduction keeps several accumulators (unrolled vectors, lanes) and a
+  // masked tail; a NaN must reach the result from any of them. Row i of
+  // [35, 35] has its NaN at column i: at 8 lanes and two vectors per trip,
+  // columns 0-7 and 16-23 go to the first accumulator, 8-15 and 24-31 to
+  // the second, 32-34 to the tail (at 16 lanes: 0-15, 16-31, tail).
+  Tensor x = Tensor::randn({35, 35}, 80);
+  for (int64_t i = 0; i < 35; ++i) x.data<float>()[i * 35 + i] = NAN;
+  expect_llvm_matches([](const auto& in) { return std::vector{in[0].max({-1}), in[0].min({-1})}; }, {x}, "max, min with a NaN in each place");
+  // Elementwise maximum and minimum of equal operands give the second, as
+  // the reference's a > b ? a : b: -0 and +0 in both orders, bit for bit
+  // (ulps() would count them equal).
+  std::vector<float> a(35), b(35);
+  for (int64_t i = 0; i < 35; ++i) a[i] = i % 2 ? 0.0f : -0.0f, b[i] = i % 2 ? -0.0f : 0.0f;
+  const Tensor ta = Tensor::from_blob(a.data(), {35}), tb = Tensor::from_blob(b.data(), {35});
+  const auto fn = [](const Tensor& p, const Tensor& q) { return std::vector{tj::maximum(p, q), tj::minimum(p, q)}; };
+  auto reference = tj::jit(fn, tj::JitOptions{.backend = "interp"});
+  auto native = tj::jit(fn, tj::JitOptions{.backend = "llvm"});
+  const std::vector<Tensor> want = reference(ta, tb), got = native(ta, tb);
+  for (size_t r = 0; r < want.size(); ++r)
+    for (int64_t i = 0; i < 35; ++i)
+      EXPECT_EQ(std::signbit(want[r].data<float>()[i]), std::signbit(got[r].data<float>()[i])) << (r ? "minimum" : "maximum") << " at " << i;
+}
+
 TEST_F(LlvmKernels, MatmulWithEpilogues) {
   struct Case {
     tj::Shape a, b;
