@@ -192,10 +192,9 @@ Value* clamp_above(llvm::IRBuilder<>& b, Value* v, double high) {  // min(v, hig
 
 // v = n ln2 + r with n = round(v / ln2), |r| <= 0.347, for |v| < 2^21
 // (exp: |x| <= 86.9 on its common path, clamped on its cold one).
-// Returns {r, n as a float, n as the rounded sum whose integer bits are n + kRoundingMagicBits}.
+// Returns {r, n as the rounded sum whose integer bits are n + kRoundingMagicBits}.
 struct Reduced {
   Value* r;
-  Value* n;
   Value* rounded;
 };
 Reduced reduce_ln2(llvm::IRBuilder<>& b, Value* v) {
@@ -204,7 +203,7 @@ Reduced reduce_ln2(llvm::IRBuilder<>& b, Value* v) {
   Value* n = b.CreateFSub(rounded, splat(b, v, kRoundingMagic));
   Value* r = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {n, splat(b, v, -kLn2Hi), v});
   r = b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {n, splat(b, v, -kLn2Lo), r});
-  return {r, n, rounded};
+  return {r, rounded};
 }
 
 // 2^(k + offset) as a float, k the integer vector, for k + offset in [-126, 127].
