@@ -16,7 +16,6 @@
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Transforms/InstCombine/InstCombine.h>
 #include <llvm/Transforms/Scalar/EarlyCSE.h>
-#include <llvm/Transforms/Scalar/GVN.h>
 #include <llvm/Transforms/Scalar/LICM.h>
 #include <llvm/Transforms/Scalar/SROA.h>
 #include <llvm/Transforms/Scalar/SimplifyCFG.h>
@@ -92,7 +91,10 @@ Jit& jit() {
 // loop vectorizer, inliner and interprocedural passes) buys nothing but
 // compile time. This is what the kernels need: allocas to registers, CSE
 // and instruction combining, clean control flow, invariants hoisted out of
-// the loops.
+// the loops, and CSE of what hoisting brought together. GVN and a second
+// InstCombine there changed no instruction of the machine code of 15
+// kernels (softmax, layer norm, GELU, sigmoid, matmul epilogues, attention,
+// reductions; tails and broadcasts) and cost 1.5 of softmax's 3 ms here.
 }  // namespace
 
 void optimize(llvm::Module& module, llvm::TargetMachine& machine) {
@@ -112,8 +114,7 @@ void optimize(llvm::Module& module, llvm::TargetMachine& machine) {
   kernel.addPass(llvm::InstCombinePass());
   kernel.addPass(llvm::SimplifyCFGPass());
   kernel.addPass(llvm::createFunctionToLoopPassAdaptor(llvm::LICMPass(llvm::LICMOptions()), /*UseMemorySSA=*/true));
-  kernel.addPass(llvm::GVNPass());
-  kernel.addPass(llvm::InstCombinePass());
+  kernel.addPass(llvm::EarlyCSEPass());
   kernel.addPass(llvm::SimplifyCFGPass());
   llvm::ModulePassManager pipeline;
   pipeline.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(kernel)));
