@@ -312,12 +312,11 @@ Value* Emitter::extremum(Op op, Value* a, Value* b) {
   return b_.CreateSelect(b_.CreateFCmpUNO(a, a), a, picked);
 }
 
-std::pair<Value*, Value*> Emitter::compensated_add(Value* sum, Value* compensation, Value* x) {
-  Value* t = b_.CreateFAdd(sum, x);
-  Value* sum_bigger = b_.CreateFCmpOGE(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, sum), b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x));
-  Value* error = b_.CreateSelect(sum_bigger, b_.CreateFAdd(b_.CreateFSub(sum, t), x), b_.CreateFAdd(b_.CreateFSub(x, t), sum));
-  Value* finite = b_.CreateFCmpOLT(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, t), llvm::ConstantFP::getInfinity(t->getType()));
-  return {t, b_.CreateSelect(finite, b_.CreateFAdd(compensation, error), compensation)};
+std::pair<Value*, Value*> Emitter::two_sum(Value* a, Value* b) {
+  Value* sum = b_.CreateFAdd(a, b);
+  Value* b_part = b_.CreateFSub(sum, a);
+  Value* a_part = b_.CreateFSub(sum, b_part);
+  return {sum, b_.CreateFAdd(b_.CreateFSub(a, a_part), b_.CreateFSub(b, b_part))};
 }
 
 void Emitter::accumulate(const Step& s, size_t step, Value* x, Value* mask, int unrolled) {
@@ -349,25 +348,35 @@ void Emitter::finish_reductions(int pass) {
     }
     // The lanes fold in halves (8 -> 4 -> 2 -> 1): a chain log2(lanes) steps
     // deep instead of lanes - 1, which every row waits for before its next pass.
+    // The last halves are scalars: legal types at every step, cheaper to
+    // compile than <1 x double>.
     auto halves = [&](Value* v, int width) {
+      if (width == 1) return std::pair{b_.CreateExtractElement(v, uint64_t{0}), b_.CreateExtractElement(v, uint64_t{1})};
       std::vector<int> low(width), high(width);
       for (int i = 0; i < width; ++i) low[i] = i, high[i] = width + i;
       return std::pair{b_.CreateShuffleVector(v, low), b_.CreateShuffleVector(v, high)};
     };
-    Value* compensation = llvm::Constant::getNullValue(acc->getType());
+    Value* compensation = nullptr;  // the rounding errors of the steps so far
     for (int width = lanes_ / 2; width >= 1; width /= 2) {
       auto [low, high] = halves(acc, width);
       if (step.op == Op::max || step.op == Op::min) {
         acc = extremum(step.op, low, high);
         continue;
       }
-      auto [compensation_low, compensation_high] = halves(compensation, width);
-      std::tie(acc, compensation) = compensated_add(low, b_.CreateFAdd(compensation_low, compensation_high), high);
+      auto [sum, error] = two_sum(low, high);
+      if (compensation) {
+        auto [compensation_low, compensation_high] = halves(compensation, width);
+        error = b_.CreateFAdd(b_.CreateFAdd(compensation_low, compensation_high), error);
+      }
+      acc = sum;
+      compensation = error;
     }
-    Value* total = b_.CreateExtractElement(acc, uint64_t{0});
-    if (step.op != Op::max && step.op != Op::min) {
+    Value* total = acc;
+    // A sum that overflowed on the way is not finite at the end either:
+    // its compensation (NaN from then on) is not added.
+    if (compensation) {
       Value* finite = b_.CreateFCmpOLT(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, total), llvm::ConstantFP::getInfinity(total->getType()));
-      total = b_.CreateSelect(finite, b_.CreateFAdd(total, b_.CreateExtractElement(compensation, uint64_t{0})), total);
+      total = b_.CreateSelect(finite, b_.CreateFAdd(total, compensation), total);
     }
     if (step.op == Op::mean) total = b_.CreateFDiv(total, llvm::ConstantFP::get(b_.getDoubleTy(), static_cast<double>(k_.inner())));
     if (total->getType() != b_.getFloatTy()) total = b_.CreateFPTrunc(total, b_.getFloatTy());
