@@ -145,6 +145,24 @@ TEST_F(LlvmKernels, MaxMinSeeNaNAnywhereAndKeepTheReferencesZeros) {
       EXPECT_EQ(std::signbit(want[r].data<float>()[i]), std::signbit(got[r].data<float>()[i])) << (r ? "minimum" : "maximum") << " at " << i;
 }
 
+TEST_F(LlvmKernels, RowSumsCompensateAcrossLanes) {
+  // 1e20 and -1e20 sit in different vector lanes and 1 in a third: doubles
+  // lose the 1 where a lane with 1e20 meets the lane with 1, and only the
+  // rounding error carried across the lanes' steps (two_sum in the
+  // emitter) brings it back. Row lengths 16 and 37 (a masked tail); the
+  // reference compensates every step, so both give exactly 1 and 2.
+  for (int64_t n : {16, 37}) {
+    std::vector<float> row(2 * n, 0.0f);
+    for (int64_t r = 0; r < 2; ++r) row[r * n + 0] = 1e20f, row[r * n + 1] = -1e20f, row[r * n + 4] = 1.0f + r;
+    const Tensor x = Tensor::from_blob(row.data(), {2, n});
+    auto native = tj::jit([](const Tensor& t) { return t.sum({-1}); }, tj::JitOptions{.backend = "llvm"});
+    const Tensor sums = native(x);
+    EXPECT_EQ(sums.data<float>()[0], 1.0f) << "row length " << n;
+    EXPECT_EQ(sums.data<float>()[1], 2.0f) << "row length " << n;
+    expect_llvm_matches([](const auto& in) { return std::vector{in[0].sum({-1})}; }, {x}, "cancelling lanes");
+  }
+}
+
 TEST_F(LlvmKernels, MatmulWithEpilogues) {
   struct Case {
     tj::Shape a, b;
