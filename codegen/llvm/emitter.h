@@ -351,11 +351,13 @@ class Emitter {
   // chain is a MAXPS and a blend (2 cycles on Zen 3), not an add too.
   Value* extremum(Op op, Value* a, Value* b);
 
-  // Knuth's TwoSum: {a + b rounded, its rounding error}, exact for any
-  // magnitudes without a compare (the reference's Neumaier step orders
-  // them; the error is the same). Used to add the lanes of a sum: 6 adds
-  // instead of 11 instructions, and softmax's kernel takes 10% fewer
-  // instructions to compile (callgrind).
+  // Knuth's TwoSum: {a + b rounded, its rounding error}, exact whatever
+  // the magnitudes' order, without a compare (the reference's Neumaier step
+  // orders them; the error is the same), unless a step overflows near
+  // DBL_MAX, which lanes of float32 sums (at most n * FLT_MAX, ~2^191)
+  // never reach. Used to add the lanes of a sum: 6 adds instead of 11
+  // instructions, and softmax's kernel takes 10% fewer instructions to
+  // compile (callgrind).
   std::pair<Value*, Value*> two_sum(Value* a, Value* b);
 
   void accumulate(const Step& s, size_t step, Value* x, Value* mask, int unrolled);
