@@ -160,8 +160,13 @@ void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Val
           b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, b_.CreateLoad(f64, tile[i])}), tile[i]);
         }
       }, Unroll{.multiple_of = std::max<int64_t>(step.k_extent, 1)});
-      for (int i = 0; i < n; ++i)
-        b_.CreateStore(b_.CreateFAddReduce(llvm::ConstantFP::get(b_.getDoubleTy(), 0.0), b_.CreateLoad(f64, tile[i])), sums_at(i, j));
+      // The lanes in halves (a tree, log2 lanes adds deep), not in order:
+      // every column waits for its rows' sums.
+      for (int i = 0; i < n; ++i) {
+        llvm::CallInst* sum = b_.CreateFAddReduce(llvm::ConstantFP::get(b_.getDoubleTy(), -0.0), b_.CreateLoad(f64, tile[i]));
+        sum->setHasAllowReassoc(true);
+        b_.CreateStore(sum, sums_at(i, j));
+      }
     });
     return;
   }
