@@ -312,6 +312,23 @@ Value* Emitter::extremum(Op op, Value* a, Value* b) {
   return b_.CreateSelect(b_.CreateFCmpUNO(a, a), a, picked);
 }
 
+Value* Emitter::accumulated_extremum(Op op, Value* x, Value* acc) {
+  auto* type = llvm::cast<llvm::FixedVectorType>(x->getType());
+  const unsigned bits = type->getPrimitiveSizeInBits().getFixedValue();
+  const bool is_float = type->getElementType()->isFloatTy();
+  const bool is_max = op == Op::max;
+  llvm::Intrinsic::ID id = llvm::Intrinsic::not_intrinsic;
+  if (bits == 512) id = is_float ? (is_max ? llvm::Intrinsic::x86_avx512_max_ps_512 : llvm::Intrinsic::x86_avx512_min_ps_512)
+                                 : (is_max ? llvm::Intrinsic::x86_avx512_max_pd_512 : llvm::Intrinsic::x86_avx512_min_pd_512);
+  if (bits == 256) id = is_float ? (is_max ? llvm::Intrinsic::x86_avx_max_ps_256 : llvm::Intrinsic::x86_avx_min_ps_256)
+                                 : (is_max ? llvm::Intrinsic::x86_avx_max_pd_256 : llvm::Intrinsic::x86_avx_min_pd_256);
+  if (id == llvm::Intrinsic::not_intrinsic) return extremum(op, x, acc);
+  std::vector<Value*> args = {x, acc};
+  if (bits == 512) args.push_back(b_.getInt32(4));  // the current rounding mode
+  Value* picked = b_.CreateIntrinsic(id, {}, args);
+  return b_.CreateSelect(b_.CreateFCmpUNO(x, x), x, picked);
+}
+
 std::pair<Value*, Value*> Emitter::two_sum(Value* a, Value* b) {
   Value* sum = b_.CreateFAdd(a, b);
   Value* b_part = b_.CreateFSub(sum, a);
@@ -325,7 +342,7 @@ void Emitter::accumulate(const Step& s, size_t step, Value* x, Value* mask, int 
   Value* acc = b_.CreateLoad(type, slot);
   if (s.op == Op::max || s.op == Op::min) {
     if (mask) x = b_.CreateSelect(mask, x, identity(s));
-    b_.CreateStore(extremum(s.op, x, acc), slot);  // the accumulator's chain: MAXPS and a blend
+    b_.CreateStore(accumulated_extremum(s.op, x, acc), slot);
     return;
   }
   // Float sums accumulate in double lanes (each lane's rounding error is
