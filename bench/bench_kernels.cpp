@@ -22,6 +22,7 @@
 
 #include <fmt/format.h>
 
+#include "codegen/target.h"
 #include "runtime/machine_limits.h"
 #include "tensorjit/tensorjit.h"
 
@@ -84,11 +85,12 @@ constexpr int64_t kFmaTrips = 1 << 22;
 
 void fma_peak(benchmark::State& state) {
   const int64_t chunks = state.range(0);
-  const double flops = static_cast<double>(kFmaTrips) * 12 * 8 * 2 * chunks;
+  const int lanes = tj::host_isa().f32_lanes;
+  const double flops = tj::limit_loops::fma_chains_flops(kFmaTrips, lanes) * static_cast<double>(chunks);
   measure_limit(state, Limit::fma, flops, [&] {
     std::vector<float> sinks(chunks);
     tj::parallel_for(chunks, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t c = begin; c < end; ++c) sinks[c] = tj::limit_loops::fma_chains(kFmaTrips);
+      for (int64_t c = begin; c < end; ++c) sinks[c] = tj::limit_loops::fma_chains(kFmaTrips, lanes);
     });
     benchmark::DoNotOptimize(sinks.data());
   });

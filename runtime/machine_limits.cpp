@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "codegen/target.h"
 #include "ir/aligned_memory.h"
 #include "ir/error.h"
 #include "runtime/parallel.h"
@@ -39,9 +40,10 @@ MachineLimits measure(int threads) {
   float sum = 0;
   limits.read_bytes_per_s = best_rate(kStreamFloats * 8.0, [&] { sum += limit_loops::read(b.get(), c.get(), kStreamFloats); });
   std::vector<float> sinks(threads);
-  limits.fma_flops_per_s = best_rate(static_cast<double>(kFmaTrips) * 12 * 8 * 2 * threads, [&] {
+  const int lanes = host_isa().f32_lanes;
+  limits.fma_flops_per_s = best_rate(limit_loops::fma_chains_flops(kFmaTrips, lanes) * threads, [&] {
     parallel_for(threads, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) sinks[t] = limit_loops::fma_chains(kFmaTrips);
+      for (int64_t t = begin; t < end; ++t) sinks[t] = limit_loops::fma_chains(kFmaTrips, lanes);
     });
   });
   volatile float keep = a[7] + sum + sinks[0];  // the loops' results are used
@@ -91,8 +93,12 @@ float read(const float* b, const float* c, int64_t n) {
   return total;
 }
 
-// Twelve independent chains cover the FMA latency on both FMA pipes.
-__attribute__((target("avx2,fma"))) float fma_chains(int64_t trips) {
+// Twelve independent chains cover the FMA latency on both FMA pipes, in
+// vectors as wide as the kernels' (codegen/target.h): a 512-bit FMA does
+// twice a 256-bit one's work on cores with 512-bit pipes (Zen 5), and as
+// much in two halves on others, so the AVX2 loop would halve this limit
+// where AVX-512 kernels run at full width.
+__attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t trips) {
   __m256 acc[12];
   for (int k = 0; k < 12; ++k) acc[k] = _mm256_set1_ps(static_cast<float>(k));
   const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(0.001f);
@@ -100,10 +106,25 @@ __attribute__((target("avx2,fma"))) float fma_chains(int64_t trips) {
 #pragma GCC unroll 12  // the accumulators must stay in registers
     for (int k = 0; k < 12; ++k) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
   }
-  __m256 total = acc[0];
-  for (int k = 1; k < 12; ++k) total = _mm256_add_ps(total, acc[k]);
-  return _mm256_cvtss_f32(total);
+  for (int k = 1; k < 12; ++k) acc[0] = _mm256_add_ps(acc[0], acc[k]);
+  return _mm256_cvtss_f32(acc[0]);
 }
+
+__attribute__((target("avx512f"))) float fma_chains_avx512(int64_t trips) {
+  __m512 acc[12];
+  for (int k = 0; k < 12; ++k) acc[k] = _mm512_set1_ps(static_cast<float>(k));
+  const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(0.001f);
+  for (int64_t t = 0; t < trips; ++t) {
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
+  }
+  for (int k = 1; k < 12; ++k) acc[0] = _mm512_add_ps(acc[0], acc[k]);
+  return _mm512_cvtss_f32(acc[0]);
+}
+
+float fma_chains(int64_t trips, int lanes) { return lanes == 16 ? fma_chains_avx512(trips) : fma_chains_avx2(trips); }
+
+double fma_chains_flops(int64_t trips, int lanes) { return static_cast<double>(trips) * 12 * lanes * 2; }
 
 }  // namespace limit_loops
 

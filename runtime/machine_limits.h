@@ -1,7 +1,8 @@
 // This machine's limits, measured in the process the first time explain
 // asks (about a tenth of a second) at the current thread count: a
 // STREAM-like triad (a = b + s c), a read-only sum, and a register-resident
-// loop of float FMAs. Kernels' achieved rates are reported against them.
+// loop of float FMAs as wide as the kernels' vectors. Kernels' achieved
+// rates are reported against them.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,10 @@ StreamArray stream_array(int64_t n, float value);
 namespace limit_loops {
 void triad(float* a, const float* b, const float* c, int64_t n);  // a = b + 3 c
 float read(const float* b, const float* c, int64_t n);            // sum of b + c
-float fma_chains(int64_t trips);  // 12 x 8 float FMAs per trip on one thread; the result keeps them alive
+// 12 FMAs of `lanes` floats (8: AVX2, 16: AVX-512) per trip on one thread;
+// the result keeps them alive.
+float fma_chains(int64_t trips, int lanes);
+double fma_chains_flops(int64_t trips, int lanes);
 }  // namespace limit_loops
 
 }  // namespace tj
