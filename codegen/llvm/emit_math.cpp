@@ -283,27 +283,44 @@ Value* exp_f(llvm::IRBuilder<>& b, Value* x) {
 // times ln2's rounding error, 2e-9 per unit of n, is far below what 2^n e^r
 // can show), expm1(r) = r + r^2 q(r) (kExpm1Tail), then 2^n (1 + expm1(r))
 // - 1 = 2^n expm1(r) + (2^n - 1), exact scalings, so small |x| keep their
-// relative accuracy. Numerator and denominator are formed side by side from
-// 2^n and expm1(r), not one after the other. The sign is x's, put back with
-// an OR (the result is >= 0 or NaN).
+// relative accuracy. The sign is x's, put back with an OR (the result is
+// >= 0 or NaN).
+//
+// GELU's loop leans on the two FMA pipes (without q's five FMAs and
+// multiplies it ran 23% faster on Zen 5), so the steps are arranged for
+// few of them, 9 instead of 12:
+// - the reduction works on h = |x| + n ln2/2 = -r/2, formed from |x| by
+//   one FMA (float(ln2)/2 is exactly half of float(ln2), so h is exactly
+//   -r/2 as rounded): no multiply for y = -2|x|. Then expm1(r) = -2 (h +
+//   h^2 Q(h)) with Q(h) = -2 q(-2h), whose coefficients are q's times
+//   powers of two (kExpm1TailOfHalf), and the factor -2 goes into 2^(n+1),
+//   an integer add;
+// - Q by Horner's scheme: 4 FMAs where Estrin's takes a multiply more;
+// - the denominator 2 + m is 2 - (-m), an add.
+// Every float in [-10, 10] against double libm: at most 2 ulps (mean 0.07),
+// as before (0.06). In cache, 32 x 4096 floats: tanh 20.5 -> 18.7 us,
+// GELU 32.3 -> 31.4 us (min of 4 interleaved runs each).
+const std::vector<double> kExpm1TailOfHalf = [] {
+  std::vector<double> scaled(kExpm1Tail.size());
+  double factor = -2;  // -2 (-2)^k for the coefficient of degree k, highest degree first
+  for (size_t k = 0; k < kExpm1Tail.size(); ++k, factor *= -2) scaled[kExpm1Tail.size() - 1 - k] = factor * kExpm1Tail[kExpm1Tail.size() - 1 - k];
+  return scaled;
+}();
+
 Value* tanh_f(llvm::IRBuilder<>& b, Value* x) {
   auto* t = x->getType();
   auto* ints = llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(t));
   auto fma = [&](Value* p, Value* q, Value* r) { return b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {p, q, r}); };
-  // |x| clamped at 15 (y at -30); y = -2|x| is exact, and n comes from |x|
-  // with the same product (-2 log2e, as a float, is exactly twice
-  // log2e's), one multiply shorter than from y.
+  // |x| clamped at 15 (y at -30); n = round(y / ln2) from |x| with the
+  // product -2 log2e (as a float, exactly twice log2e's).
   Value* ax = clamp_above(b, unary(b, llvm::Intrinsic::fabs, x), 15.0);
-  Value* y = b.CreateFMul(ax, splat(b, x, -2.0));
   Value* rounded = fma(ax, splat(b, x, -2.0 * static_cast<float>(kLog2e)), splat(b, x, kRoundingMagic));
-  Value* r = fma(b.CreateFSub(rounded, splat(b, x, kRoundingMagic)), splat(b, x, -M_LN2), y);
-  Value* q = estrin(b, r, kExpm1Tail);
-  Value* em = fma(b.CreateFMul(r, r), q, r);
+  Value* h = fma(b.CreateFSub(rounded, splat(b, x, kRoundingMagic)), splat(b, x, static_cast<float>(M_LN2) / 2), ax);
+  Value* half_minus_em = fma(b.CreateFMul(h, h), horner(b, h, kExpm1TailOfHalf), h);  // -expm1(r) / 2
   Value* n = b.CreateSub(b.CreateBitCast(rounded, ints), llvm::ConstantInt::get(ints, kRoundingMagicBits));
   Value* scale = pow2_of_int(b, n, 0, t);
-  Value* minus_m = fma(b.CreateFNeg(scale), em, b.CreateFSub(splat(b, x, 1.0), scale));  // +0 at x = 0
-  Value* denominator = fma(scale, em, b.CreateFAdd(scale, splat(b, x, 1.0)));
-  Value* magnitude = b.CreateFDiv(minus_m, denominator);
+  Value* minus_m = fma(pow2_of_int(b, n, 1, t), half_minus_em, b.CreateFSub(splat(b, x, 1.0), scale));  // +0 at x = 0
+  Value* magnitude = b.CreateFDiv(minus_m, b.CreateFSub(splat(b, x, 2.0), minus_m));
   Value* sign = b.CreateAnd(b.CreateBitCast(x, ints), llvm::ConstantInt::get(ints, 0x80000000u));
   return b.CreateBitCast(b.CreateOr(b.CreateBitCast(magnitude, ints), sign), t);
 }
