@@ -356,6 +356,39 @@ Value* erf_f(llvm::IRBuilder<>& b, Value* x) {
   return b.CreateSelect(b.CreateFCmpOLT(ax, splat(b, x, 1.0)), near_zero, beyond_one);  // NaN: beyond_one, NaN
 }
 
+// log in float: x = m 2^k with m in [sqrt(1/2), sqrt(2)) by integer steps
+// on x's bits (denormals scaled by 2^23 first), f = m - 1 exactly, then
+// log(1 + f) = f - f^2/2 + f^3 R(f), R of degree 7 (Lawson's fit, highest
+// degree first), and k ln2 added in two parts (kLn2Hi's product is exact).
+// The small terms are summed first, f and k ln2 last. Every 97th float
+// from the smallest normal up (and all of [0.5, 2) every 3rd), simulated
+// in numpy: at most 1 ulp. Every positive float through the JIT, denormals
+// and +Inf included, against double libm: at most 1 ulp, mean 0.006.
+const std::vector<double> kLogTail = {-0.07974114584964896, 0.12655657358868014, -0.12989292121572005, 0.14209951431602283,
+                                      -0.1664158087659393,  0.20001200767167848, -0.250003039307218,   0.33333329944957163};
+
+Value* log_f(llvm::IRBuilder<>& b, Value* x) {
+  auto* t = x->getType();
+  auto* ints = llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(t));
+  auto int_splat = [&](int64_t v) { return llvm::ConstantInt::get(ints, static_cast<uint64_t>(v)); };
+  auto fma = [&](Value* p, Value* q, Value* r) { return b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {p, q, r}); };
+  constexpr int64_t kOne = 0x3f800000, kSqrtHalf = 0x3f3504f3;  // the bits of 1.0f and of sqrt(1/2) as a float
+  Value* denormal = b.CreateFCmpOLT(x, splat(b, x, 0x1p-126));
+  Value* bits = b.CreateBitCast(b.CreateSelect(denormal, b.CreateFMul(x, splat(b, x, 0x1p23)), x), ints);
+  Value* shifted = b.CreateAdd(bits, int_splat(kOne - kSqrtHalf));  // m >= sqrt(2) carries into the exponent
+  Value* k = b.CreateSub(b.CreateAShr(shifted, int_splat(23)), b.CreateSelect(denormal, int_splat(127 + 23), int_splat(127)));
+  Value* m = b.CreateBitCast(b.CreateAdd(b.CreateAnd(shifted, int_splat(0x007fffff)), int_splat(kSqrtHalf)), t);
+  Value* f = b.CreateFSub(m, splat(b, x, 1.0));
+  Value* e = b.CreateSIToFP(k, t);
+  Value* small = fma(b.CreateFMul(f, f), fma(f, horner(b, f, kLogTail), splat(b, x, -0.5)), b.CreateFMul(e, splat(b, x, kLn2Lo)));
+  Value* result = fma(e, splat(b, x, kLn2Hi), b.CreateFAdd(f, small));
+  // log(+-0) = -Inf, log(+Inf) = +Inf, log(x < 0) = log(NaN) = NaN.
+  Value* special = b.CreateSelect(b.CreateFCmpOEQ(x, splat(b, x, 0.0)), llvm::ConstantFP::getInfinity(t, true),
+                                  b.CreateSelect(b.CreateFCmpOEQ(x, llvm::ConstantFP::getInfinity(t)), x, llvm::ConstantFP::getNaN(t)));
+  Value* finite_positive = b.CreateAnd(b.CreateFCmpOGT(x, splat(b, x, 0.0)), b.CreateFCmpOLT(x, llvm::ConstantFP::getInfinity(t)));
+  return b.CreateSelect(finite_positive, result, special);
+}
+
 }  // namespace
 
 Value* emit_float_math(llvm::IRBuilder<>& b, Op op, Value* x) {
@@ -363,6 +396,7 @@ Value* emit_float_math(llvm::IRBuilder<>& b, Op op, Value* x) {
     case Op::exp: return exp_f(b, x);
     case Op::tanh: return tanh_f(b, x);
     case Op::erf: return erf_f(b, x);
+    case Op::log: return log_f(b, x);
     case Op::sigmoid: {
       // e = e^-|x| never overflows: 1/(1+e) for x >= 0, e/(1+e) below (denormal results included).
       Value* e = exp_f(b, b.CreateFNeg(unary(b, llvm::Intrinsic::fabs, x)));
