@@ -228,6 +228,7 @@ void register_all() {
 
 int main(int argc, char** argv) {
   register_all();
+  benchmark::AddCustomContext("isa", fmt::format("{} ({} float lanes)", tj::host_isa().name, tj::host_isa().f32_lanes));
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -38,7 +38,7 @@ def main(path):
             rate = b.get("FLOP/s") or b.get("bytes_per_second", 0)
             limits[(kind, threads)] = rate
     print(f"bench_kernels, {context.get('date', '')}, {context.get('host_name', '')}: "
-          f"{context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz. "
+          f"{context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz, kernels for {context.get('isa', '?')}. "
           "Eager = one kernel per op, fused = the pass pipeline's kernels, both LLVM code; "
           "fused vs limit = the fused kernel's best call against the limit loop's best run in the same process "
           "(the triad writes with streaming stores, as the kernels write large outputs; memory-bound workloads "
