@@ -235,6 +235,12 @@ TEST_F(LlvmKernels, VectorMathOverAllFloats) {
     for (int lane = 0; lane < 16; ++lane) inputs[n++] = bound;
   for (float past : {86.900009f, -86.900009f})
     for (int lane = 0; lane < 16; ++lane) inputs[n++] = lane == 5 ? past : 1.5f;
+  // Every float within 2048 of each seam where an algorithm switches
+  // polynomials or clamps: erf's at 1, 3.925 and 3.9375; log's reduction at
+  // sqrt(1/2) and sqrt(2) (and 1); tanh's clamp at 15.
+  for (float seam : {1.0f, 3.925f, 3.9375f, 0.70710677f, 1.4142135f, 15.0f})
+    for (float sign : {1.0f, -1.0f})
+      for (int32_t offset = -2048; offset < 2048; ++offset) inputs[n++] = sign * std::bit_cast<float>(std::bit_cast<int32_t>(seam) + offset);
   for (uint64_t bits = 0; n < kCount; bits += step) inputs[n++] = std::bit_cast<float>(static_cast<uint32_t>(bits));
   const Tensor x = Tensor::from_blob(inputs.data(), {kCount});
   struct Case {
