@@ -389,7 +389,11 @@ class Emitter {
         return b_.CreateFPTrunc(b_.CreateFDiv(splat_f(f64, 1.0), b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, b_.CreateFPExt(a[0], f64))), f32);
       case Op::reciprocal: return b_.CreateFDiv(splat_f(f32, 1.0), a[0]);
       case Op::exp: case Op::log: case Op::tanh: case Op::sigmoid: case Op::erf: return in_double(step.op);
-      case Op::pow: return b_.CreateFPTrunc(emit_double_pow(b_, b_.CreateFPExt(a[0], f64), b_.CreateFPExt(a[1], f64)), f32);
+      case Op::pow: {
+        const Step& exponent = k_.steps[step.args[1]];
+        const std::optional<double> constant = exponent.kind == StepKind::constant ? std::optional(exponent.constant) : std::nullopt;
+        return b_.CreateFPTrunc(emit_double_pow(b_, b_.CreateFPExt(a[0], f64), b_.CreateFPExt(a[1], f64), constant), f32);
+      }
       case Op::add: return b_.CreateFAdd(a[0], a[1]);
       case Op::sub: return b_.CreateFSub(a[0], a[1]);
       case Op::mul: return b_.CreateFMul(a[0], a[1]);
