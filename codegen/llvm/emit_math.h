@@ -6,8 +6,6 @@
 // underflows through denormals to 0, log(0) = -Inf, log(x<0) = NaN.
 #pragma once
 
-#include <optional>
-
 #include <llvm/IR/IRBuilder.h>
 
 #include "ir/op.h"
@@ -19,9 +17,12 @@ llvm::Value* emit_double_math(llvm::IRBuilder<>& b, Op op, llvm::Value* x);
 
 // x^y of vectors of doubles, with C's special cases (pow(x, 0) = 1,
 // pow(negative, non-integer) = NaN, signed zeros and infinities).
-// `constant_y`: y's value when the kernel knows it (pow(x, 3.0)); small
-// integers then take multiplies instead of exp and log.
-llvm::Value* emit_double_pow(llvm::IRBuilder<>& b, llvm::Value* x, llvm::Value* y, std::optional<double> constant_y);
+llvm::Value* emit_double_pow(llvm::IRBuilder<>& b, llvm::Value* x, llvm::Value* y);
+
+// x^y of a vector of floats for a constant y that needs no exp and log:
+// integers 2 <= |y| <= 8 (pow(x, 3.0) in Hugging Face's GELU), multiplied
+// in double, and 0.5, a square root; nullptr for other exponents.
+llvm::Value* emit_float_pow_by_constant(llvm::IRBuilder<>& b, llvm::Value* x, double y);
 
 // `op` of a vector of floats computed in float, where an algorithm of
 // float32 accuracy (within 4 ulps, tested) exists: exp, sigmoid, tanh, erf,

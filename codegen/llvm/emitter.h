@@ -391,8 +391,9 @@ class Emitter {
       case Op::exp: case Op::log: case Op::tanh: case Op::sigmoid: case Op::erf: return in_double(step.op);
       case Op::pow: {
         const Step& exponent = k_.steps[step.args[1]];
-        const std::optional<double> constant = exponent.kind == StepKind::constant ? std::optional(exponent.constant) : std::nullopt;
-        return b_.CreateFPTrunc(emit_double_pow(b_, b_.CreateFPExt(a[0], f64), b_.CreateFPExt(a[1], f64), constant), f32);
+        if (exponent.kind == StepKind::constant)
+          if (Value* power = emit_float_pow_by_constant(b_, a[0], exponent.constant)) return power;
+        return b_.CreateFPTrunc(emit_double_pow(b_, b_.CreateFPExt(a[0], f64), b_.CreateFPExt(a[1], f64)), f32);
       }
       case Op::add: return b_.CreateFAdd(a[0], a[1]);
       case Op::sub: return b_.CreateFSub(a[0], a[1]);

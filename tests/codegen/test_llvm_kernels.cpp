@@ -298,12 +298,13 @@ TEST_F(LlvmKernels, VectorMathOverAllFloats) {
   RecordProperty("pow_max_ulps", static_cast<int>(worst));
 }
 
-TEST_F(LlvmKernels, PowersBySmallIntegersMultiply) {
+TEST_F(LlvmKernels, PowersBySmallIntegersAndSquareRoots) {
   // A constant integer exponent 2 <= |k| <= 8 multiplies in double instead
-  // of exp(k log x): the reference's results, special values included
+  // of exp(k log x), and 0.5 takes a square root: the reference's results,
+  // special values included
   // (signed zeros to odd powers, infinities, NaN, denormals, overflow).
   const Tensor x = special_values({7, 37}, 41);
-  for (double k : {3.0, -3.0, 5.0, -2.0, 8.0, -8.0, 7.0})
+  for (double k : {3.0, -3.0, 5.0, -2.0, 8.0, -8.0, 7.0, 0.5})
     expect_llvm_matches([k](const auto& in) { return std::vector{tj::pow(in[0], k), tj::pow(in[0] * 1e-3, k)}; }, {x},
                         fmt::format("pow(x, {})", k), false, 0);
 }
