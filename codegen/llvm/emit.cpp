@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <tuple>
 
 #include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/IntrinsicsX86.h>
@@ -313,19 +314,19 @@ Value* Emitter::extremum(Op op, Value* a, Value* b) {
 }
 
 Value* Emitter::accumulated_extremum(Op op, Value* x, Value* acc) {
+  // {vector bits, float (not double), max (not min)} -> MAXPS/MINPS/MAXPD/MINPD.
+  static const std::map<std::tuple<unsigned, bool, bool>, llvm::Intrinsic::ID> kInstructions = {
+      {{512, true, true}, llvm::Intrinsic::x86_avx512_max_ps_512}, {{512, true, false}, llvm::Intrinsic::x86_avx512_min_ps_512},
+      {{512, false, true}, llvm::Intrinsic::x86_avx512_max_pd_512}, {{512, false, false}, llvm::Intrinsic::x86_avx512_min_pd_512},
+      {{256, true, true}, llvm::Intrinsic::x86_avx_max_ps_256},     {{256, true, false}, llvm::Intrinsic::x86_avx_min_ps_256},
+      {{256, false, true}, llvm::Intrinsic::x86_avx_max_pd_256},    {{256, false, false}, llvm::Intrinsic::x86_avx_min_pd_256}};
   auto* type = llvm::cast<llvm::FixedVectorType>(x->getType());
   const unsigned bits = type->getPrimitiveSizeInBits().getFixedValue();
-  const bool is_float = type->getElementType()->isFloatTy();
-  const bool is_max = op == Op::max;
-  llvm::Intrinsic::ID id = llvm::Intrinsic::not_intrinsic;
-  if (bits == 512) id = is_float ? (is_max ? llvm::Intrinsic::x86_avx512_max_ps_512 : llvm::Intrinsic::x86_avx512_min_ps_512)
-                                 : (is_max ? llvm::Intrinsic::x86_avx512_max_pd_512 : llvm::Intrinsic::x86_avx512_min_pd_512);
-  if (bits == 256) id = is_float ? (is_max ? llvm::Intrinsic::x86_avx_max_ps_256 : llvm::Intrinsic::x86_avx_min_ps_256)
-                                 : (is_max ? llvm::Intrinsic::x86_avx_max_pd_256 : llvm::Intrinsic::x86_avx_min_pd_256);
-  if (id == llvm::Intrinsic::not_intrinsic) return extremum(op, x, acc);
+  const auto found = kInstructions.find({bits, type->getElementType()->isFloatTy(), op == Op::max});
+  if (found == kInstructions.end()) return extremum(op, x, acc);
   std::vector<Value*> args = {x, acc};
   if (bits == 512) args.push_back(b_.getInt32(4));  // the current rounding mode
-  Value* picked = b_.CreateIntrinsic(id, {}, args);
+  Value* picked = b_.CreateIntrinsic(found->second, {}, args);
   return b_.CreateSelect(b_.CreateFCmpUNO(x, x), x, picked);
 }
 

@@ -1,7 +1,7 @@
-// Vector math for the LLVM emitter: exp, log, tanh, sigmoid, erf and pow of
-// vectors of doubles. Float kernels widen to double, call these and round
-// once, so results are within an ulp of correctly rounded float32 (the
-// reference interpreter computes the same functions in double, too).
+// Vector math for the LLVM emitter: exp, log, tanh, sigmoid, erf and pow.
+// Float kernels compute exp, log, tanh, sigmoid and erf in float (within 2
+// ulps of correctly rounded float32, tested over all floats), and pow in
+// double, rounded once (the reference interpreter computes in double).
 // Special values follow C's libm: NaN propagates, exp overflows to Inf and
 // underflows through denormals to 0, log(0) = -Inf, log(x<0) = NaN.
 #pragma once
