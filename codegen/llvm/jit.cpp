@@ -21,6 +21,7 @@
 #include <llvm/Transforms/Scalar/SimplifyCFG.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Support/TargetSelect.h>
+#include <llvm/TargetParser/Host.h>
 #include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/Target/TargetMachine.h>
 
@@ -35,6 +36,20 @@ namespace tj::llvm_backend {
 namespace {
 
 std::string message_of(llvm::Error error) { return llvm::toString(std::move(error)); }
+
+// The scheduling model kernels are tuned for (the "tune-cpu" attribute;
+// the instruction set stays the host's). LLVM 16 names CPUs newer than
+// itself "generic". AMD's Zen 5 is one: with znver4's model, GELU's
+// pipelined loop runs 5% faster in cache (11.9 against 12.5 cycles a
+// vector: the same instructions in another order). Its AVX2 code is no
+// faster with znver3's, and Intel's newer cores are not measured, so those
+// keep the generic model.
+std::string tuning_cpu() {
+  const std::string host = llvm::sys::getHostCPUName().str();
+  __builtin_cpu_init();
+  if (host == "generic" && __builtin_cpu_is("amd") && host_isa().name == "avx512") return "znver4";
+  return host;
+}
 
 template <typename T>
 T unwrap(llvm::Expected<T> value, const char* what) {
@@ -177,6 +192,9 @@ std::unique_ptr<LoadedModule> load_module(std::unique_ptr<llvm::LLVMContext> con
     module->getFunction(entry_name)->setName(entry_name + "_" + std::to_string(j.next_module++));
   }
   const std::string symbol = module->getFunctionList().front().getName().str();
+  static const std::string tuning = tuning_cpu();
+  for (llvm::Function& f : *module)
+    if (!f.isDeclaration()) f.addFnAttr("tune-cpu", tuning);
   if (dump_requested("llvm")) dump("llvm", symbol, ir_text(*module));
   const auto optimize_start = Clock::now();
   optimize(*module, *j.machine);
