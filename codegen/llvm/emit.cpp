@@ -33,7 +33,10 @@ void Emitter::emit() {
     base_.push_back(b_.CreateLoad(b_.getPtrTy(), b_.CreateConstGEP1_64(b_.getPtrTy(), args, i)));
   for (size_t s = 0; s < k_.steps.size(); ++s) {
     if (k_.steps[s].kind == StepKind::reduce)
-      for (int u = 0; u < unroll(k_.steps[s].pass).vectors; ++u) accumulators_[s].push_back(b_.CreateAlloca(accumulator_type(k_.steps[s])));
+      for (int u = 0; u < unroll(k_.steps[s].pass).vectors; ++u) {
+        accumulators_[s].push_back(b_.CreateAlloca(accumulator_type(k_.steps[s])));
+        if (is_extremum(k_.steps[s].op)) nan_witnesses_[s].push_back(b_.CreateAlloca(witness_type()));
+      }
     if (k_.steps[s].row_level) row_values_[s] = b_.CreateAlloca(vector_of(k_.steps[s].dtype));
   }
   plan_row_cache();
@@ -161,6 +164,9 @@ void Emitter::inner_loop(Value* from, Value* to, int pass, int64_t multiple_of) 
   for (auto& [s, slots] : accumulators_)
     if (k_.steps[s].pass == pass)
       for (Value* slot : slots) b_.CreateStore(identity(k_.steps[s]), slot);
+  for (auto& [s, slots] : nan_witnesses_)
+    if (k_.steps[s].pass == pass)
+      for (Value* slot : slots) b_.CreateStore(llvm::Constant::getNullValue(witness_type()), slot);
   Unroll shape = unroll(pass);
   shape.multiple_of = multiple_of;
   if (may_pipeline(pass, Part::all)) {
@@ -326,8 +332,13 @@ Value* Emitter::accumulated_extremum(Op op, Value* x, Value* acc) {
   if (found == kInstructions.end()) return extremum(op, x, acc);
   std::vector<Value*> args = {x, acc};
   if (bits == 512) args.push_back(b_.getInt32(4));  // the current rounding mode
-  Value* picked = b_.CreateIntrinsic(found->second, {}, args);
-  return b_.CreateSelect(b_.CreateFCmpUNO(x, x), x, picked);
+  return b_.CreateIntrinsic(found->second, {}, args);
+}
+
+llvm::VectorType* Emitter::witness_type() { return llvm::FixedVectorType::get(b_.getInt32Ty(), lanes_); }
+
+Value* Emitter::magnitude_bits(Value* x) {
+  return b_.CreateAnd(b_.CreateBitCast(x, witness_type()), llvm::ConstantInt::get(witness_type(), 0x7fffffff));
 }
 
 std::pair<Value*, Value*> Emitter::two_sum(Value* a, Value* b) {
@@ -341,9 +352,12 @@ void Emitter::accumulate(const Step& s, size_t step, Value* x, Value* mask, int 
   auto* type = accumulator_type(s);
   Value* slot = accumulators_.at(step).at(unrolled);
   Value* acc = b_.CreateLoad(type, slot);
-  if (s.op == Op::max || s.op == Op::min) {
+  if (is_extremum(s.op)) {
     if (mask) x = b_.CreateSelect(mask, x, identity(s));
     b_.CreateStore(accumulated_extremum(s.op, x, acc), slot);
+    Value* witness_slot = nan_witnesses_.at(step).at(unrolled);
+    Value* witness = b_.CreateLoad(witness_type(), witness_slot);
+    b_.CreateStore(b_.CreateBinaryIntrinsic(llvm::Intrinsic::umax, witness, magnitude_bits(x)), witness_slot);
     return;
   }
   // Float sums accumulate in double lanes (each lane's rounding error is
@@ -390,6 +404,14 @@ void Emitter::finish_reductions(int pass) {
       compensation = error;
     }
     Value* total = acc;
+    if (is_extremum(step.op)) {  // a NaN seen: the row's result is one of its NaNs (|NaN|, the largest payload)
+      const std::vector<Value*>& witnesses = nan_witnesses_.at(s);
+      Value* witness = b_.CreateLoad(witness_type(), witnesses[0]);
+      for (size_t u = 1; u < witnesses.size(); ++u)
+        witness = b_.CreateBinaryIntrinsic(llvm::Intrinsic::umax, witness, b_.CreateLoad(witness_type(), witnesses[u]));
+      witness = b_.CreateUnaryIntrinsic(llvm::Intrinsic::vector_reduce_umax, witness);
+      total = b_.CreateSelect(b_.CreateICmpUGT(witness, b_.getInt32(0x7f800000)), b_.CreateBitCast(witness, b_.getFloatTy()), total);
+    }
     // A sum that overflowed on the way is not finite at the end either:
     // its compensation (NaN from then on) is not added.
     if (compensation) {
