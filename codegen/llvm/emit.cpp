@@ -222,7 +222,9 @@ void Emitter::pipelined_loop(Value* from, Value* to, int pass, Part part, int64_
     return vector_loop(from, to, plain_body, shape);
   }
   Value* j = emit_pipelined_loop(b_, proto, stages, from, to, lanes_, [&](Value* at, const std::vector<Value*>& values) {
+    stores_through_cache_ = true;
     for (size_t v = 0; v < values.size(); ++v) stores[v].write(at, values[v]);
+    stores_through_cache_ = false;
   });
   if (multiple_of % lanes_ != 0) masked_tail(j, to, plain_body);
 }

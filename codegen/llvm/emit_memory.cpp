@@ -136,7 +136,7 @@ void Emitter::store_vector(const IndexMap& m, Value* v, Value* j, Value* mask) {
   if (stride == 1) {
     Value* p = b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], b_.CreateAdd(offsets_.at(&m), j));
     if (mask) b_.CreateMaskedStore(v, p, align, mask);
-    else if (streaming_stores_ok_ && streams_out(m)) store_streaming(v, p);
+    else if (streaming_stores_ok_ && streams_out(m) && !stores_through_cache_) store_streaming(v, p);
     else b_.CreateAlignedStore(v, p, align);
   } else {
     b_.CreateMaskedScatter(v, element_pointers(m, j, stride), align, mask ? mask : splat(b_.getInt1(true)));

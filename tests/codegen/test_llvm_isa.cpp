@@ -78,17 +78,21 @@ TEST(LlvmIsa, EveryExampleKernelAssemblesForAvx2AndAvx512) {
 
 TEST(LlvmIsa, LargeOutputsStreamPastTheCaches) {
   // The demo's one-in, one-out kernels write 16 MiB or more: non-temporal
-  // stores, fenced before the kernel returns. The small examples of
-  // examples/ir stay in the cache.
+  // stores, fenced before the kernel returns, except GELU's, a software-
+  // pipelined loop, which stores through the cache (emitter.h). The small
+  // examples of examples/ir stay in the cache.
   int streaming = 0;
   for (const auto& [name, loop] : example_kernels()) {
     const bool large = loop.rows() * loop.inner() * 4 >= (int64_t{16} << 20) && loop.packed_b_step < 0;
     for (const tj::Isa& isa : {tj::Isa{"avx512", 16}, tj::Isa{"avx2", 8}}) {
       const std::string code = tj::llvm_backend::assemble_loop_kernel(loop, isa);
       const bool streams = std::regex_search(code, std::regex("vmovnt(ps|pd|dq)"));
-      if (std::regex_search(name, std::regex("^examples/demo/(gelu|softmax|layernorm|bias_relu)"))) {
+      if (std::regex_search(name, std::regex("^examples/demo/(softmax|layernorm|bias_relu)"))) {
         EXPECT_TRUE(large && streams) << name << " (" << isa.name << ") should stream its output";
         EXPECT_NE(code.find("sfence"), std::string::npos) << name;
+      }
+      if (std::regex_search(name, std::regex("^examples/demo/gelu"))) {
+        EXPECT_TRUE(large && !streams) << name << " (" << isa.name << ") is pipelined: it should store through the cache";
       }
       if (!large) {
         EXPECT_FALSE(streams) << name << " is small, yet streams its output";
@@ -96,5 +100,5 @@ TEST(LlvmIsa, LargeOutputsStreamPastTheCaches) {
       streaming += streams;
     }
   }
-  EXPECT_GE(streaming, 8);
+  EXPECT_GE(streaming, 6);
 }
