@@ -173,8 +173,8 @@ void Emitter::inner_loop(Value* from, Value* to, int pass, int64_t multiple_of) 
     pipelined_loop(from, to, pass, Part::all, multiple_of);
   } else if (reduces_cached_values(pass)) {
     if (may_pipeline(pass, Part::compute)) pipelined_loop(from, to, pass, Part::compute, multiple_of);
-    else vector_loop(from, to, [&](Value* j, Value* mask, int) { body(j, mask, pass, 0, Part::compute); }, {1, false, multiple_of});
-    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::reduce); }, {unroll(pass).vectors, false, multiple_of});
+    else vector_loop(from, to, [&](Value* j, Value* mask, int) { body(j, mask, pass, 0, Part::compute); }, {1, multiple_of});
+    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::reduce); }, {unroll(pass).vectors, multiple_of});
   } else {
     vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::all); }, shape);
   }
@@ -182,7 +182,7 @@ void Emitter::inner_loop(Value* from, Value* to, int pass, int64_t multiple_of) 
 }
 
 bool Emitter::reduces_cached_values(int pass) const {
-  if (unroll(pass).apart || !has_long_chains()) return false;
+  if (!has_long_chains()) return false;
   bool reduces = false;
   for (const Step& step : k_.steps) {
     if (step.kind != StepKind::reduce || step.pass != pass) continue;
@@ -237,10 +237,7 @@ bool Emitter::has_long_chains() const {
 
 Emitter::Unroll Emitter::unroll(int pass) const {
   for (const Step& step : k_.steps)
-    if (step.kind == StepKind::reduce && step.pass == pass) {
-      if (k_.inner() >= kStreamsApartElements) return {kStreamsApart, true};
-      return {kMaxUnroll};
-    }
+    if (step.kind == StepKind::reduce && step.pass == pass) return {kMaxUnroll};
   return {has_long_chains() ? 1 : kMaxUnroll};
 }
 

@@ -6,8 +6,8 @@
 //     row offsets of every index map
 //     for pass in passes:               (one per level of dependent reductions)
 //       vector loop over the inner dim: whole vectors (two per trip when
-//       it reduces, four streams apart over long rows; software-pipelined
-//       when it only computes long math that does not branch, pipeline.h),
+//       it reduces; software-pipelined when it only computes long math
+//       that does not branch, pipeline.h),
 //       then what is left
 //       masked (nothing, when the row is whole vectors)
 //       finish the pass's reductions; compute row values now available
@@ -166,17 +166,17 @@ class Emitter {
   void inner_loop(Value* from, Value* to, int pass, int64_t multiple_of = 1);
 
   // How a loop takes several vectors per trip: side by side (j, j + lanes,
-  // ...), or apart, one from each of `vectors` equal parts of the range.
-  // Apart makes as many memory streams: one core reads a long row from
-  // memory faster as several streams than as one (the hardware prefetchers
-  // follow each). A sum of 2^24 floats at 1 thread: 4 streams take 0.85x
-  // the time of 2; 8 streams spill the accumulators and are slower than 4.
+  // ...). One stream per thread: on Zen 3, a long row read as four streams
+  // apart (one from each quarter of the range) summed 2^24 floats in 0.85x
+  // the time at 1 thread. On Zen 5 it is no faster at 1 thread, and at 2
+  // (bench_kernels' sum, interleaved) it was slower in one set of 8 runs
+  // (medians 0.96-1.28 ms against 0.75-1.04 side by side) and even in
+  // another of 6 (0.72-0.90 against 0.75-1.08), so that layout is gone.
   // multiple_of: what the range's length is known to be a multiple of
   // (1: nothing known). A range of whole vectors gets no masked tail, one of
   // whole trips no remainder loop either.
   struct Unroll {
     int vectors = 1;
-    bool apart = false;
     int64_t multiple_of = 1;
   };
 
@@ -186,15 +186,10 @@ class Emitter {
   // exp-and-sum pass runs 1.3x faster so), and in kernels without transcendental math,
   // whose short bodies halve their loop overhead. Other long math bodies
   // stay single: two of them at once spill registers (GELU runs slower).
-  // A reduction over rows of kStreamsApartElements or more takes
-  // kStreamsApart vectors apart (as many memory streams); shorter rows come
-  // from the cache.
   Unroll unroll(int pass) const;
-  static constexpr int64_t kStreamsApartElements = int64_t{1} << 14;
   // What a range over the inner dim, or over a column block of it, is known
   // to be a multiple of: the row length's common divisor with the block width.
   int64_t inner_multiple() const { return std::gcd(k_.inner(), kColumnBlock); }
-  static constexpr int kStreamsApart = 4;
 
   // One vector of elements starting at inner index j (all lanes, or
   // `mask`'s), accumulating reductions into accumulator `slot`: all of the
@@ -252,24 +247,11 @@ class Emitter {
   // masked, vector by vector: one copy of the body less to compile than a
   // loop of whole vectors and a tail. unroll.multiple_of drops the tail for
   // ranges of whole vectors, and what is left for ranges of whole trips.
-  // Loads in a loop of streams apart issue no prefetches: the hardware
-  // prefetchers follow each stream, and the sum of 2^24 floats runs 5-10%
-  // faster without them (A/B, min of 9-11 interleaved runs: 3.48 -> 3.12 ms
-  // at 1 thread, 2.23 -> 1.98 ms at 2).
   template <typename Body>
   void vector_loop(Value* from, Value* to, Body body, Unroll unroll = {}) {
     Value* position = create_entry_alloca(b_.getInt64Ty());
     b_.CreateStore(from, position);
-    if (unroll.apart) {
-      Value* part = b_.CreateMul(b_.CreateSDiv(b_.CreateSub(to, from), b_.getInt64(unroll.vectors * lanes_)), b_.getInt64(lanes_));
-      const bool prefetching = std::exchange(software_prefetch_, false);
-      counted_loop(from, b_.CreateAdd(from, part), lanes_, [&](Value* j) {
-        for (int u = 0; u < unroll.vectors; ++u) body(b_.CreateAdd(j, b_.CreateMul(part, b_.getInt64(u))), nullptr, u);
-      });
-      software_prefetch_ = prefetching;
-      b_.CreateStore(b_.CreateAdd(from, b_.CreateMul(part, b_.getInt64(unroll.vectors))), position);
-      from = b_.CreateLoad(b_.getInt64Ty(), position);
-    } else if (unroll.vectors > 1) {
+    if (unroll.vectors > 1) {
       counted_loop(from, to, lanes_ * unroll.vectors, [&](Value* j) {
         for (int u = 0; u < unroll.vectors; ++u) body(u == 0 ? j : b_.CreateAdd(j, b_.getInt64(u * lanes_)), nullptr, u);
         b_.CreateStore(b_.CreateAdd(j, b_.getInt64(lanes_ * unroll.vectors)), position);
@@ -321,7 +303,7 @@ class Emitter {
   // the end of a buffer is harmless: it never faults.
   static constexpr int64_t kPrefetchElements = 1024;
   void prefetch(Value* p);
-  bool software_prefetch_ = true;  // off in a loop of streams apart (vector_loop)
+  bool software_prefetch_ = true;  // off in a matmul's loops over B (emit_matmul.cpp)
 
   void store_vector(const IndexMap& m, Value* v, Value* j, Value* mask);
 
