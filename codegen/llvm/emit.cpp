@@ -213,7 +213,8 @@ void Emitter::pipelined_loop(Value* from, Value* to, int pass, Part part, int64_
   // Filling and draining the pipeline cost stages - 1 trips per loop: at
   // most one trip in 8 (short rows, a cache block's 128 columns get fewer stages).
   const int64_t row = ranges_over_elements(k_) ? INT64_MAX : blocked_matmul() ? std::min(k_.inner(), kColumnBlock) : k_.inner();
-  const int stages = pipeline_stages(proto, static_cast<int>(std::min<int64_t>(INT32_MAX, 1 + row / lanes_ / kTripsPerFillTrip)));
+  const int vector_registers = lanes_ == 16 ? 32 : 16;  // AVX-512 or AVX2
+  const int stages = pipeline_stages(proto, static_cast<int>(std::min<int64_t>(INT32_MAX, 1 + row / lanes_ / kTripsPerFillTrip)), vector_registers);
   auto plain_body = [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, part); };
   if (stages < 2) {
     discard_loop_body(proto);

@@ -28,12 +28,13 @@ struct LoopBody {
 };
 
 // How many stages `body` splits into: its critical path (estimated
-// latencies) over kStageCycles, at most kMaxStages and `at_most`. 1 (no
+// latencies) over kStageCycles, at most `at_most` and what a register file
+// of `vector_registers` holds (4 stages with 16, 5 with 32). 1 (no
 // pipelining) when the path is short, or a memory read cannot be in the
 // first stage, or the body branches: bodies with exp's cold branch (exp,
 // sigmoid, softmax's exp(x - max)) ran 5-15% slower pipelined than as the
 // plain loop, in cache and streaming, at every stage count from 2 to 4.
-int pipeline_stages(const LoopBody& body, int at_most);
+int pipeline_stages(const LoopBody& body, int at_most, int vector_registers);
 
 // Emits at b's insert point, for every whole vector j of [from, to) (steps
 // of `lanes`), body's computation in `stages` stages (as pipeline_stages
