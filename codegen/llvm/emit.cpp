@@ -223,17 +223,34 @@ void Emitter::pipelined_loop(Value* from, Value* to, int pass, Part part, int64_
     return vector_loop(from, to, plain_body, shape);
   }
   Value* j = emit_pipelined_loop(b_, proto, stages, from, to, lanes_, [&](Value* at, const std::vector<Value*>& values) {
-    stores_through_cache_ = true;
     for (size_t v = 0; v < values.size(); ++v) stores[v].write(at, values[v]);
-    stores_through_cache_ = false;
   });
   if (multiple_of % lanes_ != 0) masked_tail(j, to, plain_body);
 }
 
+namespace {
+const std::set<Op> kLongChains = {Op::exp, Op::log, Op::tanh, Op::sigmoid, Op::erf, Op::pow};
+}  // namespace
+
 bool Emitter::has_long_chains() const {
-  static const std::set<Op> kLongChains = {Op::exp, Op::log, Op::tanh, Op::sigmoid, Op::erf, Op::pow};
   return std::any_of(k_.steps.begin(), k_.steps.end(),
                      [](const Step& step) { return step.kind == StepKind::compute && kLongChains.contains(step.op); });
+}
+
+bool Emitter::computes_long_math(int step, int pass) const {
+  std::vector<int> pending = {step};
+  std::set<int> seen;
+  while (!pending.empty()) {
+    const int s = pending.back();
+    pending.pop_back();
+    const Step& st = k_.steps[s];
+    const auto cached = row_cache_.find(s);
+    const bool read_here = st.row_level || st.kind != StepKind::compute || (cached != row_cache_.end() && cached->second.first_pass < pass);
+    if (read_here || !seen.insert(s).second) continue;
+    if (kLongChains.contains(st.op)) return true;
+    pending.insert(pending.end(), st.args.begin(), st.args.end());
+  }
+  return false;
 }
 
 Emitter::Unroll Emitter::unroll(int pass) const {
@@ -277,8 +294,9 @@ void Emitter::body(Value* j, Value* mask, int pass, int slot, Part part, std::ve
   for (const LoopKernel::Store& store : k_.stores) {
     if (k_.steps[store.step].row_level) continue;
     const IndexMap* map = &store.map;
-    if (deferred) deferred->push_back({value(store.step), [this, map](Value* at, Value* v) { store_vector(*map, v, at, nullptr); }});
-    else store_vector(store.map, value(store.step), j, mask);
+    const bool through_cache = computes_long_math(store.step, pass);
+    if (deferred) deferred->push_back({value(store.step), [=, this](Value* at, Value* v) { store_vector(*map, v, at, nullptr, through_cache); }});
+    else store_vector(store.map, value(store.step), j, mask, through_cache);
   }
 }
 

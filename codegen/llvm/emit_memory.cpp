@@ -129,14 +129,14 @@ void Emitter::prefetch(Value* p) {
   b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {p->getType()}, {p, b_.getInt32(0), b_.getInt32(3), b_.getInt32(1)});
 }
 
-void Emitter::store_vector(const IndexMap& m, Value* v, Value* j, Value* mask) {
+void Emitter::store_vector(const IndexMap& m, Value* v, Value* j, Value* mask, bool through_cache) {
   if (m.dtype == DType::boolean) v = b_.CreateZExt(v, llvm::FixedVectorType::get(b_.getInt8Ty(), lanes_));
   const int64_t stride = m.strides.back();
   const llvm::Align align(m.dtype == DType::boolean ? 1 : 4);
   if (stride == 1) {
     Value* p = b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], b_.CreateAdd(offsets_.at(&m), j));
     if (mask) b_.CreateMaskedStore(v, p, align, mask);
-    else if (streaming_stores_ok_ && streams_out(m) && !stores_through_cache_) store_streaming(v, p);
+    else if (streaming_stores_ok_ && streams_out(m) && !through_cache) store_streaming(v, p);
     else b_.CreateAlignedStore(v, p, align);
   } else {
     b_.CreateMaskedScatter(v, element_pointers(m, j, stride), align, mask ? mask : splat(b_.getInt1(true)));

@@ -305,7 +305,7 @@ class Emitter {
   void prefetch(Value* p);
   bool software_prefetch_ = true;  // off in a matmul's loops over B (emit_matmul.cpp)
 
-  void store_vector(const IndexMap& m, Value* v, Value* j, Value* mask);
+  void store_vector(const IndexMap& m, Value* v, Value* j, Value* mask, bool through_cache = false);
 
   // Outputs too large to stay in the caches (kStreamingStoreBytes) are
   // written with non-temporal stores: no read of each line before it is
@@ -315,16 +315,21 @@ class Emitter {
   // kernel checks its first address once (streaming_stores_ok_); a kernel
   // called on unaligned memory or an unaligned range stores through the
   // cache. Masked tails always do.
-  // Software-pipelined loops (GELU, tanh, erf: math-bound) store through the
-  // cache all the same. On Zen 5, bench_kernels' fused GELU at [4096, 4096]
+  // A value whose math in the storing pass has a long chain (exp, log,
+  // tanh, sigmoid, erf, pow: GELU, an element-wise exp; not softmax's last
+  // pass, whose exp values come from the row cache) is stored through the
+  // cache all the same. On Zen 5 streaming stores cost such math-bound
+  // loops about 5 cycles each: bench_kernels' fused GELU at [4096, 4096]
   // (6 runs each, interleaved ABBA) took 4.55-4.83 ms at 1 thread with
   // cached stores against 4.91-6.67 streaming, and 2.20-3.39 against
-  // 2.44-3.73 at 2 threads; erf's kernel, called directly on 64 MiB, 15-18
-  // cycles a vector against 20-23. Loops that are not pipelined gain from
-  // streaming or are even (exp; bias_relu, and the last passes of softmax
-  // and layer norm: 10-40% faster streaming at 2 threads).
+  // 2.44-3.73 at 2; with AVX2 9.6-9.8 against 11.6-11.8 at 1 thread; erf
+  // called directly on 64 MiB 15-18 cycles a vector against 20-23, sigmoid
+  // 14.8 against 16.1 (medians), exp even; a synthetic C loop of 14 cycles
+  // of FMAs a vector 4.2-4.4 ms against 5.7-6.0. Short bodies gain from
+  // streaming (bias_relu, and the last passes of softmax and layer norm:
+  // 10-40% faster at 2 threads).
   static constexpr int64_t kStreamingStoreBytes = int64_t{8} << 20;
-  bool stores_through_cache_ = false;  // while a pipelined loop's stores are emitted
+  bool computes_long_math(int step, int pass) const;
   bool streams_out(const IndexMap& m) const;
   void check_streaming_stores();
   void store_streaming(Value* v, Value* p);

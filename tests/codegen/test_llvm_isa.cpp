@@ -78,9 +78,9 @@ TEST(LlvmIsa, EveryExampleKernelAssemblesForAvx2AndAvx512) {
 
 TEST(LlvmIsa, LargeOutputsStreamPastTheCaches) {
   // The demo's one-in, one-out kernels write 16 MiB or more: non-temporal
-  // stores, fenced before the kernel returns, except GELU's, a software-
-  // pipelined loop, which stores through the cache (emitter.h). The small
-  // examples of examples/ir stay in the cache.
+  // stores, fenced before the kernel returns, except GELU's, whose values
+  // come out of long math (tanh) in the storing loop: it stores through the
+  // cache (emitter.h). The small examples of examples/ir stay in the cache.
   int streaming = 0;
   for (const auto& [name, loop] : example_kernels()) {
     const bool large = loop.rows() * loop.inner() * 4 >= (int64_t{16} << 20) && loop.packed_b_step < 0;
@@ -92,7 +92,7 @@ TEST(LlvmIsa, LargeOutputsStreamPastTheCaches) {
         EXPECT_NE(code.find("sfence"), std::string::npos) << name;
       }
       if (std::regex_search(name, std::regex("^examples/demo/gelu"))) {
-        EXPECT_TRUE(large && !streams) << name << " (" << isa.name << ") is pipelined: it should store through the cache";
+        EXPECT_TRUE(large && !streams) << name << " (" << isa.name << ") stores tanh's results: it should store through the cache";
       }
       if (!large) {
         EXPECT_FALSE(streams) << name << " is small, yet streams its output";
