@@ -354,7 +354,7 @@ class Emitter {
   // mask registers, an OR and a masked move on the chain; with the blend of
   // a NaN test, one compare into a mask and a masked move, which issue
   // less often than integer ops. A row max over 1024 floats in cache: 3.1
-  // us (selects) -> 1.5 us (blend); softmax's kernel 13.2 -> 12.1 cycles a
+  // us (selects) -> 1.5 us (blend); softmax's kernel 13.1 -> 12.2 cycles a
   // vector with the witness (Zen 5).
   Value* accumulated_extremum(Op op, Value* x, Value* acc);
   llvm::VectorType* witness_type();

@@ -40,8 +40,9 @@ std::string message_of(llvm::Error error) { return llvm::toString(std::move(erro
 // The scheduling model kernels are tuned for (the "tune-cpu" attribute;
 // the instruction set stays the host's). LLVM 16 names CPUs newer than
 // itself "generic". AMD's Zen 5 is one: with znver4's model, GELU's
-// pipelined loop runs 5% faster in cache (11.9 against 12.5 cycles a
-// vector: the same instructions in another order). Its AVX2 code is no
+// pipelined loop runs 3.5% faster in cache (medians of 16 alternating
+// runs: 12.30 against 12.74 cycles a vector; the same instructions in
+// another order). Its AVX2 code is no
 // faster with znver3's, and Intel's newer cores are not measured, so those
 // keep the generic model.
 std::string tuning_cpu() {
