@@ -1,0 +1,132 @@
+// The Emitter's reductions (emitter.h): accumulators per unrolled vector
+// (float sums in double lanes, max and min with their NaN witnesses), and
+// the end of a row's pass, which folds the accumulators and their lanes
+// into the row's value.
+#include "codegen/llvm/emitter.h"
+
+#include <map>
+#include <tuple>
+
+#include <llvm/IR/IntrinsicsX86.h>
+
+namespace tj::llvm_backend {
+
+Value* Emitter::identity(const Step& s) {
+  auto* type = accumulator_type(s);
+  if (s.op == Op::max) return splat_f(type, -INFINITY);
+  if (s.op == Op::min) return splat_f(type, INFINITY);
+  return splat_f(type, 0.0);
+}
+
+Value* Emitter::extremum(Op op, Value* a, Value* b) {
+  Value* picked = b_.CreateSelect(op == Op::max ? b_.CreateFCmpOGT(a, b) : b_.CreateFCmpOLT(a, b), a, b);  // b when either is NaN
+  return b_.CreateSelect(b_.CreateFCmpUNO(a, a), a, picked);
+}
+
+Value* Emitter::accumulated_extremum(Op op, Value* x, Value* acc) {
+  // {vector bits, float (not double), max (not min)} -> MAXPS/MINPS/MAXPD/MINPD.
+  static const std::map<std::tuple<unsigned, bool, bool>, llvm::Intrinsic::ID> kInstructions = {
+      {{512, true, true}, llvm::Intrinsic::x86_avx512_max_ps_512}, {{512, true, false}, llvm::Intrinsic::x86_avx512_min_ps_512},
+      {{512, false, true}, llvm::Intrinsic::x86_avx512_max_pd_512}, {{512, false, false}, llvm::Intrinsic::x86_avx512_min_pd_512},
+      {{256, true, true}, llvm::Intrinsic::x86_avx_max_ps_256},     {{256, true, false}, llvm::Intrinsic::x86_avx_min_ps_256},
+      {{256, false, true}, llvm::Intrinsic::x86_avx_max_pd_256},    {{256, false, false}, llvm::Intrinsic::x86_avx_min_pd_256}};
+  auto* type = llvm::cast<llvm::FixedVectorType>(x->getType());
+  const unsigned bits = type->getPrimitiveSizeInBits().getFixedValue();
+  const auto found = kInstructions.find({bits, type->getElementType()->isFloatTy(), op == Op::max});
+  if (found == kInstructions.end()) return extremum(op, x, acc);
+  std::vector<Value*> args = {x, acc};
+  if (bits == 512) args.push_back(b_.getInt32(4));  // the current rounding mode
+  return b_.CreateIntrinsic(found->second, {}, args);
+}
+
+llvm::VectorType* Emitter::witness_type() { return llvm::FixedVectorType::get(b_.getInt32Ty(), lanes_); }
+
+Value* Emitter::magnitude_bits(Value* x) {
+  return b_.CreateAnd(b_.CreateBitCast(x, witness_type()), llvm::ConstantInt::get(witness_type(), 0x7fffffff));
+}
+
+std::pair<Value*, Value*> Emitter::two_sum(Value* a, Value* b) {
+  Value* sum = b_.CreateFAdd(a, b);
+  Value* b_part = b_.CreateFSub(sum, a);
+  Value* a_part = b_.CreateFSub(sum, b_part);
+  return {sum, b_.CreateFAdd(b_.CreateFSub(a, a_part), b_.CreateFSub(b, b_part))};
+}
+
+void Emitter::accumulate(const Step& s, size_t step, Value* x, Value* mask, int unrolled) {
+  auto* type = accumulator_type(s);
+  Value* slot = accumulators_.at(step).at(unrolled);
+  Value* acc = b_.CreateLoad(type, slot);
+  if (is_extremum(s.op)) {
+    if (mask) x = b_.CreateSelect(mask, x, identity(s));
+    b_.CreateStore(accumulated_extremum(s.op, x, acc), slot);
+    Value* witness_slot = nan_witnesses_.at(step).at(unrolled);
+    Value* witness = b_.CreateLoad(witness_type(), witness_slot);
+    b_.CreateStore(b_.CreateBinaryIntrinsic(llvm::Intrinsic::umax, witness, magnitude_bits(x)), witness_slot);
+    return;
+  }
+  // Float sums accumulate in double lanes (each lane's rounding error is
+  // ~n * 2^-53 of the sum of magnitudes, far below float32's); the lanes are
+  // then added with compensation. The reference compensates every step, so
+  // only sums that cancel values 2^29 times larger than the result differ.
+  x = b_.CreateFPExt(x, type);
+  if (mask) x = b_.CreateSelect(mask, x, identity(s));
+  b_.CreateStore(b_.CreateFAdd(acc, x), slot);
+}
+
+void Emitter::finish_reductions(int pass) {
+  for (auto& [s, slots] : accumulators_) {
+    const Step& step = k_.steps[s];
+    if (step.pass != pass) continue;
+    Value* acc = b_.CreateLoad(accumulator_type(step), slots[0]);
+    for (size_t u = 1; u < slots.size(); ++u) {
+      Value* more = b_.CreateLoad(accumulator_type(step), slots[u]);
+      acc = step.op == Op::max || step.op == Op::min ? extremum(step.op, acc, more) : b_.CreateFAdd(acc, more);
+    }
+    // The lanes fold in halves (8 -> 4 -> 2 -> 1): a chain log2(lanes) steps
+    // deep instead of lanes - 1, which every row waits for before its next pass.
+    // The last halves are scalars: legal types at every step, cheaper to
+    // compile than <1 x double>.
+    auto halves = [&](Value* v, int width) {
+      if (width == 1) return std::pair{b_.CreateExtractElement(v, uint64_t{0}), b_.CreateExtractElement(v, uint64_t{1})};
+      std::vector<int> low(width), high(width);
+      for (int i = 0; i < width; ++i) low[i] = i, high[i] = width + i;
+      return std::pair{b_.CreateShuffleVector(v, low), b_.CreateShuffleVector(v, high)};
+    };
+    Value* compensation = nullptr;  // the rounding errors of the steps so far
+    for (int width = lanes_ / 2; width >= 1; width /= 2) {
+      auto [low, high] = halves(acc, width);
+      if (step.op == Op::max || step.op == Op::min) {
+        acc = extremum(step.op, low, high);
+        continue;
+      }
+      auto [sum, error] = two_sum(low, high);
+      if (compensation) {
+        auto [compensation_low, compensation_high] = halves(compensation, width);
+        error = b_.CreateFAdd(b_.CreateFAdd(compensation_low, compensation_high), error);
+      }
+      acc = sum;
+      compensation = error;
+    }
+    Value* total = acc;
+    if (is_extremum(step.op)) {  // a NaN seen: the row's result is one of its NaNs (|NaN|, the largest payload)
+      const std::vector<Value*>& witnesses = nan_witnesses_.at(s);
+      Value* witness = b_.CreateLoad(witness_type(), witnesses[0]);
+      for (size_t u = 1; u < witnesses.size(); ++u)
+        witness = b_.CreateBinaryIntrinsic(llvm::Intrinsic::umax, witness, b_.CreateLoad(witness_type(), witnesses[u]));
+      witness = b_.CreateUnaryIntrinsic(llvm::Intrinsic::vector_reduce_umax, witness);
+      total = b_.CreateSelect(b_.CreateICmpUGT(witness, b_.getInt32(0x7f800000)), b_.CreateBitCast(witness, b_.getFloatTy()), total);
+    }
+    // A sum that overflowed on the way is not finite at the end either:
+    // its compensation (NaN from then on) is not added.
+    if (compensation) {
+      Value* finite = b_.CreateFCmpOLT(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, total), llvm::ConstantFP::getInfinity(total->getType()));
+      total = b_.CreateSelect(finite, b_.CreateFAdd(total, compensation), total);
+    }
+    if (step.op == Op::mean) total = b_.CreateFDiv(total, llvm::ConstantFP::get(b_.getDoubleTy(), static_cast<double>(k_.inner())));
+    if (total->getType() != b_.getFloatTy()) total = b_.CreateFPTrunc(total, b_.getFloatTy());
+    b_.CreateStore(splat(total), row_values_.at(s));
+    ready_[s] = true;
+  }
+}
+
+}  // namespace tj::llvm_backend
