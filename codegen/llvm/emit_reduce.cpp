@@ -5,6 +5,7 @@
 #include "codegen/llvm/emitter.h"
 
 #include <map>
+#include <set>
 #include <tuple>
 
 #include <llvm/IR/IntrinsicsX86.h>
@@ -68,9 +69,48 @@ void Emitter::accumulate(const Step& s, size_t step, Value* x, Value* mask, int 
   // ~n * 2^-53 of the sum of magnitudes, far below float32's); the lanes are
   // then added with compensation. The reference compensates every step, so
   // only sums that cancel values 2^29 times larger than the result differ.
-  x = b_.CreateFPExt(x, type);
+  //
+  // Converting to double bounds a sum's loop (one 8-lane vcvtps2pd per
+  // cycle on Zen 5: a sixth of softmax's row). Sums in pairs convert half
+  // as often: a trip's two vectors are added as halves, a/2 + b/2 in float
+  // (no overflow where a + b would), and everything else is halved in
+  // double, exactly; the row's total is doubled back. Each pair's rounding
+  // is at most 2^-24 of the pair (and 2^-150 for a halved denormal), and the
+  // pairs are never negative, so the total is within 2^-24 of itself,
+  // relative, before its rounding to float: 1 ulp of the float result at
+  // most, where values of both signs could cancel to a result far smaller
+  // than the rounding.
+  const bool in_pairs = sums_in_pairs(s);
+  if (in_pairs && in_unrolled_trip_ && !mask) {
+    if (unrolled % 2 == 0) {
+      unpaired_[step] = x;
+      return;
+    }
+    Value* half = splat_f(x->getType(), 0.5);
+    x = b_.CreateFPExt(b_.CreateIntrinsic(llvm::Intrinsic::fma, {x->getType()}, {unpaired_.at(step), half, b_.CreateFMul(x, half)}), type);
+  } else {
+    x = b_.CreateFPExt(x, type);
+    if (in_pairs) x = b_.CreateFMul(x, splat_f(type, 0.5));
+  }
   if (mask) x = b_.CreateSelect(mask, x, identity(s));
   b_.CreateStore(b_.CreateFAdd(acc, x), slot);
+}
+
+namespace {
+// Sums of these pair up: never negative (NaN aside), computed in float
+// with up to 2 ulps of error each, so that a pair's rounding (1 ulp of the
+// sum at most) adds to an error of the same size. Sums of exactly rounded
+// values (squares, abs, relu) stay correctly rounded: layer norm's
+// variance matches the reference's bit for bit, and one ulp there grows
+// to hundreds where its result cancels against beta (measured).
+const std::set<Op> kPairedOperands = {Op::exp, Op::sigmoid};
+}  // namespace
+
+bool Emitter::sums_in_pairs(const Step& s) const {
+  static_assert(kMaxUnroll % 2 == 0, "a trip's vectors pair up");
+  if (s.op != Op::sum && s.op != Op::mean) return false;
+  const Step& operand = k_.steps[s.args[0]];
+  return operand.kind == StepKind::compute && operand.dtype == DType::f32 && kPairedOperands.contains(operand.op);
 }
 
 void Emitter::finish_reductions(int pass) {
@@ -122,6 +162,7 @@ void Emitter::finish_reductions(int pass) {
       Value* finite = b_.CreateFCmpOLT(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, total), llvm::ConstantFP::getInfinity(total->getType()));
       total = b_.CreateSelect(finite, b_.CreateFAdd(total, compensation), total);
     }
+    if (sums_in_pairs(step)) total = b_.CreateFMul(total, llvm::ConstantFP::get(total->getType(), 2.0));
     if (step.op == Op::mean) total = b_.CreateFDiv(total, llvm::ConstantFP::get(b_.getDoubleTy(), static_cast<double>(k_.inner())));
     if (total->getType() != b_.getFloatTy()) total = b_.CreateFPTrunc(total, b_.getFloatTy());
     b_.CreateStore(splat(total), row_values_.at(s));

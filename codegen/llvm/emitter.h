@@ -253,7 +253,9 @@ class Emitter {
     b_.CreateStore(from, position);
     if (unroll.vectors > 1) {
       counted_loop(from, to, lanes_ * unroll.vectors, [&](Value* j) {
+        in_unrolled_trip_ = true;
         for (int u = 0; u < unroll.vectors; ++u) body(u == 0 ? j : b_.CreateAdd(j, b_.getInt64(u * lanes_)), nullptr, u);
+        in_unrolled_trip_ = false;
         b_.CreateStore(b_.CreateAdd(j, b_.getInt64(lanes_ * unroll.vectors)), position);
       });
       from = b_.CreateLoad(b_.getInt64Ty(), position);
@@ -370,7 +372,13 @@ class Emitter {
   // compile (callgrind).
   std::pair<Value*, Value*> two_sum(Value* a, Value* b);
 
+  // Adds vector x (lanes `mask`) into accumulator `unrolled` of reduce step `step`.
   void accumulate(const Step& s, size_t step, Value* x, Value* mask, int unrolled);
+
+  // Whether sum or mean `s` adds the vectors of an unrolled trip in pairs,
+  // in float, before converting them to double: its operand is a float32
+  // exp or sigmoid, never negative and already inexact (see accumulate).
+  bool sums_in_pairs(const Step& s) const;
 
   void finish_reductions(int pass);
 
@@ -431,6 +439,8 @@ class Emitter {
   static constexpr int kMaxUnroll = 2;
   std::map<size_t, std::vector<Value*>> accumulators_;  // per reduce step, one per unrolled vector
   std::map<size_t, std::vector<Value*>> nan_witnesses_;  // per max/min reduce step, beside its accumulators
+  bool in_unrolled_trip_ = false;         // emitting a trip's vectors (slots 0, 1, ...), not a remainder's
+  std::map<size_t, Value*> unpaired_;     // per sum in pairs: the trip's even slot's vector, for the odd slot
   Value* row_sums_ = nullptr;      // the sums of a block of matmul rows
   Value* current_sums_ = nullptr;  // the row of sums the epilogue reads
   struct CachedRow {
