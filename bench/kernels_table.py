@@ -40,7 +40,9 @@ def main(path):
     print(f"bench_kernels, {context.get('date', '')}, {context.get('host_name', '')}: "
           f"{context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz, kernels for {context.get('isa', '?')}. "
           "Eager = one kernel per op, fused = the pass pipeline's kernels, both LLVM code; "
-          "fused vs limit = the fused kernel's best call against the limit loop's best run in the same process "
+          "fused vs limit = the fused kernel's best call against the limit loop's best run: for memory-bound "
+          "workloads, the triad or read loop run between the fused calls (limit_GB/s), since this VM's memory "
+          "bandwidth drifts within minutes; for matmuls, the FMA loop run first "
           "(the triad writes with streaming stores, as the kernels write large outputs; memory-bound workloads "
           "take turns over copies of their inputs, twice the last-level cache in all, so each call reads from memory).\n")
     print("| workload | threads | eager | fused | speedup | fused vs limit |")
@@ -54,6 +56,8 @@ def main(path):
         unit = "µs" if b["time_unit"] == "us" else "ms"
         scale = 1e3 if unit == "µs" else 1.0
         fraction = next((f"{b[k]:.0%} of {k[3:]}" for k in ("of_triad", "of_read", "of_fma_peak") if k in b), "")
+        if "limit_GB/s" in b:
+            fraction += f" ({b['limit_GB/s']:.0f} GB/s)"
         eager_text = f"{eager[0] * scale:.2f} {unit}" if eager else ""
         speedup = f"{eager[0] / ms:.2f}×" if eager else ""
         print(f"| {workload} ({backend}) | {threads} | {eager_text} | {ms * scale:.2f} {unit} | {speedup} | {fraction} |")
