@@ -222,6 +222,49 @@ TEST_F(LlvmKernels, MatmulWithEpilogues) {
                       {special_values({9, 4}, 4), Tensor::randn({9, 11}, 5)}, "matmul of a transposed operand with specials", true);
 }
 
+TEST_F(LlvmKernels, RandomMatmuls) {
+  // Random matmuls: m, n, k from 0 to 300 (tails of every block size:
+  // rows of 4, columns of 128, k of 256), batch dims broadcast either way,
+  // either operand a transposed view, then a random epilogue (bias, relu,
+  // scale, GELU's tanh). FUZZ_TRIALS=N and FUZZ_SEED=S as above.
+  const int64_t sizes[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 64, 100, 129, 257, 300};
+  std::mt19937 rng(std::getenv("FUZZ_SEED") ? std::atoi(std::getenv("FUZZ_SEED")) : 2027);
+  auto pick = [&](int64_t n) { return static_cast<int64_t>(rng() % static_cast<uint32_t>(n)); };
+  const int trials = std::getenv("FUZZ_TRIALS") ? std::atoi(std::getenv("FUZZ_TRIALS")) : 40;
+  for (int trial = 0; trial < trials; ++trial) {
+    const int64_t m = sizes[pick(std::size(sizes))], n = sizes[pick(std::size(sizes))], k = sizes[pick(std::size(sizes))];
+    tj::Shape batch_a, batch_b;
+    for (int d = 0, rank = static_cast<int>(pick(3)); d < rank; ++d) {
+      const int64_t extent = 1 + pick(3);
+      batch_a.push_back(pick(3) == 0 ? 1 : extent);
+      batch_b.push_back(pick(3) == 0 ? 1 : extent);
+    }
+    if (pick(2) == 0 && !batch_b.empty()) batch_b.erase(batch_b.begin());  // B of lower rank
+    const bool transpose_a = pick(3) == 0, transpose_b = pick(2) == 0;
+    auto operand = [&](tj::Shape batch, int64_t rows, int64_t cols, bool transposed, uint64_t seed) {
+      batch.push_back(transposed ? cols : rows);
+      batch.push_back(transposed ? rows : cols);
+      const Tensor stored = Tensor::randn(batch, seed);
+      return transposed ? stored.transpose(-1, -2) : stored;
+    };
+    const Tensor a = operand(batch_a, m, k, transpose_a, 10 + trial), b = operand(batch_b, k, n, transpose_b, 500 + trial);
+    const int epilogue = static_cast<int>(pick(4));
+    const std::string what = fmt::format("trial {}: {} @ {} (transposed {}, {}), epilogue {}", trial, tj::shape_to_string(a.shape()),
+                                         tj::shape_to_string(b.shape()), transpose_a, transpose_b, epilogue);
+    expect_llvm_matches(
+        [epilogue](const auto& in) {
+          const Tensor y = tj::matmul(in[0], in[1]);
+          switch (epilogue) {
+            case 0: return std::vector{y};
+            case 1: return std::vector{y + in[2]};
+            case 2: return std::vector{tj::relu(y * 0.25 + in[2])};
+            default: return std::vector{0.5 * y * (1.0 + tj::tanh(0.7978845608028654 * (y + 0.044715 * y * y * y)))};
+          }
+        },
+        {a, b, Tensor::randn({n}, 900 + trial)}, what, true);
+  }
+}
+
 TEST_F(LlvmKernels, ReviewRegressions) {
   // A residual added in a matmul's epilogue, 5 rows (a block of 4 repeats its last row).
   expect_llvm_matches([](const auto& in) {
