@@ -41,10 +41,10 @@ def main(path):
           f"{context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz, kernels for {context.get('isa', '?')}. "
           "Eager = one kernel per op, fused = the pass pipeline's kernels, both LLVM code; "
           "fused vs limit = the fused kernel's best call against the limit loop's best run: for memory-bound "
-          "workloads, the triad or read loop run between the fused calls (limit_GB/s), since this VM's memory "
-          "bandwidth drifts within minutes; for matmuls, the FMA loop run first "
-          "(the triad writes with streaming stores, as the kernels write large outputs; memory-bound workloads "
-          "take turns over copies of their inputs, twice the last-level cache in all, so each call reads from memory).\n")
+          "workloads, the triad or read loop run between the calls (limit_GB/s), since this VM's memory "
+          "bandwidth drifts within minutes, and so that every call, eager or fused, finds the caches cold; "
+          "for matmuls, the FMA loop run first (the triad writes with streaming stores, as the kernels write "
+          "large outputs).\n")
     print("| workload | threads | eager | fused | speedup | fused vs limit |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, (ms, b) in runs.items():
