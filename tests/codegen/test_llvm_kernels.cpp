@@ -265,6 +265,45 @@ TEST_F(LlvmKernels, RandomMatmuls) {
   }
 }
 
+TEST_F(LlvmKernels, RandomRowKernels) {
+  // Softmax, log-softmax, layer norm and row statistics over random
+  // shapes: rows of 1 to 2000 (tails, cached rows and rows too long to
+  // cache), over the last axis or another one (a permuted domain), inputs
+  // scaled from 1e-3 to 1e3 or special values, and in a third of the
+  // trials strided.
+  // FUZZ_TRIALS=N and FUZZ_SEED=S as above.
+  const int64_t lengths[] = {1, 2, 7, 15, 16, 17, 31, 64, 100, 255, 768, 1024, 2000};
+  std::mt19937 rng(std::getenv("FUZZ_SEED") ? std::atoi(std::getenv("FUZZ_SEED")) : 2028);
+  auto pick = [&](int64_t n) { return static_cast<int64_t>(rng() % static_cast<uint32_t>(n)); };
+  const int trials = std::getenv("FUZZ_TRIALS") ? std::atoi(std::getenv("FUZZ_TRIALS")) : 40;
+  for (int trial = 0; trial < trials; ++trial) {
+    const int64_t rows = 1 + pick(40), n = lengths[pick(std::size(lengths))];
+    const bool strided = pick(3) == 0, leading_axis = pick(4) == 0;
+    const double scale = std::pow(10.0, static_cast<double>(pick(7)) - 3);
+    const tj::Shape stored = strided ? tj::Shape{rows, 2 * n} : tj::Shape{rows, n};
+    const bool specials = pick(4) == 0;  // NaN, Inf, denormals, +-1e30 among the values
+    Tensor x = specials ? special_values(stored, 3000 + trial) : Tensor::randn(stored, 3000 + trial) * scale;
+    if (strided) x = x.slice(1, 0, 2 * n, 2);
+    if (leading_axis) x = x.transpose(0, 1);  // rows become columns: reductions over axis 0
+    const int64_t axis = leading_axis ? 0 : -1;
+    const int program = static_cast<int>(pick(4));
+    const std::string what = fmt::format("trial {}: {} rows of {} (strided {}, over axis {}), scale {}, specials {}, program {}", trial, rows, n,
+                                         strided, axis, scale, specials, program);
+    const Tensor gamma = Tensor::randn({x.shape().back()}, 4000 + trial), beta = Tensor::randn({x.shape().back()}, 5000 + trial);
+    switch (program) {
+      case 0: expect_llvm_matches([axis](const auto& in) { return std::vector{tj::softmax(in[0], axis)}; }, {x}, what, false, kSoftmaxUlps); break;
+      case 1:  // x - max - log(sum): the log's error is absolute, relative to the largest result
+        expect_llvm_matches([axis](const auto& in) { return std::vector{tj::log_softmax(in[0], axis)}; }, {x}, what, true); break;
+      case 2:
+        if (!leading_axis) expect_llvm_matches([](const auto& in) { return std::vector{tj::layer_norm(in[0], in[1], in[2])}; }, {x, gamma, beta}, what);
+        break;
+      default:
+        expect_llvm_matches([axis](const auto& in) { return std::vector{in[0].max({axis}, true), in[0].min({axis}), (in[0] * in[0]).mean({axis})}; },
+                            {x}, what);
+    }
+  }
+}
+
 TEST_F(LlvmKernels, ReviewRegressions) {
   // A residual added in a matmul's epilogue, 5 rows (a block of 4 repeats its last row).
   expect_llvm_matches([](const auto& in) {
