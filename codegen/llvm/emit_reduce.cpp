@@ -125,7 +125,10 @@ void Emitter::finish_reductions(int pass) {
     // The lanes fold in halves (8 -> 4 -> 2 -> 1): a chain log2(lanes) steps
     // deep instead of lanes - 1, which every row waits for before its next pass.
     // The last halves are scalars: legal types at every step, cheaper to
-    // compile than <1 x double>.
+    // compile than <1 x double>. Sums in pairs fold with plain adds: their
+    // double lanes cannot cancel, and the fold's error (4 roundings of
+    // 2^-53 at most) is 2^-27 of a float ulp; softmax's kernel in cache,
+    // 32 x 1024: median 12.51 -> 12.17 cycles a vector (12 alternating runs).
     auto halves = [&](Value* v, int width) {
       if (width == 1) return std::pair{b_.CreateExtractElement(v, uint64_t{0}), b_.CreateExtractElement(v, uint64_t{1})};
       std::vector<int> low(width), high(width);
@@ -137,6 +140,10 @@ void Emitter::finish_reductions(int pass) {
       auto [low, high] = halves(acc, width);
       if (step.op == Op::max || step.op == Op::min) {
         acc = extremum(step.op, low, high);
+        continue;
+      }
+      if (sums_in_pairs(step)) {  // terms never negative: no cancellation for compensation to repair
+        acc = b_.CreateFAdd(low, high);
         continue;
       }
       auto [sum, error] = two_sum(low, high);
