@@ -347,6 +347,8 @@ class Emitter {
   // a lane, ties keep the accumulator, as the reference's reductions; which
   // zero a row's max is across lanes is unspecified).
   Value* extremum(Op op, Value* a, Value* b);
+  // a > b ? a : b for max (< for min) alone: MAXPS's rule, b when either is NaN.
+  Value* ordered_extremum(Op op, Value* a, Value* b);
   // The accumulator's step of a row max (min): MAXPS (MINPS) of x and acc,
   // called by its intrinsic, acc when either is NaN. NaN is not blended in
   // on the chain: each accumulator has a NaN witness beside it, the
