@@ -381,6 +381,9 @@ class Emitter {
   // in float, before converting them to double: its operand is a float32
   // exp or sigmoid, never negative and already inexact (see accumulate).
   bool sums_in_pairs(const Step& s) const;
+  // Whether sum or mean `s` adds float32 values that are never negative
+  // (exp, sigmoid, abs, relu, sqrt, squares): its lanes cannot cancel.
+  bool sums_never_negative(const Step& s) const;
 
   void finish_reductions(int pass);
 
