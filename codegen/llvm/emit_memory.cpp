@@ -125,8 +125,9 @@ bool Emitter::streams(const IndexMap& m) const {
   return std::any_of(m.strides.begin(), m.strides.begin() + row_dims, [](int64_t s) { return s != 0; });
 }
 
-void Emitter::prefetch(Value* p) {
-  b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {p->getType()}, {p, b_.getInt32(0), b_.getInt32(3), b_.getInt32(1)});
+void Emitter::prefetch(Value* p, Access access) {
+  const int writes = access == Access::write ? 1 : 0;
+  b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {p->getType()}, {p, b_.getInt32(writes), b_.getInt32(3), b_.getInt32(1)});
 }
 
 void Emitter::store_vector(const IndexMap& m, Value* v, Value* j, Value* mask, bool through_cache) {
@@ -137,7 +138,14 @@ void Emitter::store_vector(const IndexMap& m, Value* v, Value* j, Value* mask, b
     Value* p = b_.CreateGEP(memory_of(m.dtype), base_[m.buffer], b_.CreateAdd(offsets_.at(&m), j));
     if (mask) b_.CreateMaskedStore(v, p, align, mask);
     else if (streaming_stores_ok_ && streams_out(m) && !through_cache) store_streaming(v, p);
-    else b_.CreateAlignedStore(v, p, align);
+    else {
+      // A large output stored through the cache reads each line for
+      // ownership: asked for ahead, with write intent, the read is under way
+      // before the store waits on it. GELU [4096,4096] at 1 thread, called
+      // directly: median 15.59 -> 14.86 cycles a vector (10 alternating runs).
+      if (through_cache && software_prefetch_ && streams_out(m)) prefetch(b_.CreateGEP(memory_of(m.dtype), p, b_.getInt64(kPrefetchElements)), Access::write);
+      b_.CreateAlignedStore(v, p, align);
+    }
   } else {
     b_.CreateMaskedScatter(v, element_pointers(m, j, stride), align, mask ? mask : splat(b_.getInt1(true)));
   }

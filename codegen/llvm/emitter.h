@@ -304,7 +304,8 @@ class Emitter {
   // cache while long math chains fill the reorder buffer. A prefetch past
   // the end of a buffer is harmless: it never faults.
   static constexpr int64_t kPrefetchElements = 1024;
-  void prefetch(Value* p);
+  enum class Access { read, write };
+  void prefetch(Value* p, Access access = Access::read);
   bool software_prefetch_ = true;  // off in a matmul's loops over B (emit_matmul.cpp)
 
   void store_vector(const IndexMap& m, Value* v, Value* j, Value* mask, bool through_cache = false);

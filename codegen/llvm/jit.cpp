@@ -167,7 +167,9 @@ llvm::TargetMachine& target_machine_for(std::string_view isa) {
     const llvm::Target* target = llvm::TargetRegistry::lookupTarget(triple, error);
     if (!target) fail("llvm: no x86-64 target: {}", error);
     const char* cpu = isa == "avx512" ? "x86-64-v4" : "x86-64-v3";  // AVX-512 F/BW/DQ/VL, or AVX2 + FMA
-    machine.reset(target->createTargetMachine(triple, cpu, "", llvm::TargetOptions(), llvm::Reloc::Static, llvm::CodeModel::Small,
+    // With PREFETCHW (prefetches for writing, emit_memory.cpp), which the
+    // JIT's host features have on AMD and on Intel since Broadwell.
+    machine.reset(target->createTargetMachine(triple, cpu, "+prfchw", llvm::TargetOptions(), llvm::Reloc::Static, llvm::CodeModel::Small,
                                               llvm::CodeGenOpt::Default));
     if (!machine) fail("llvm: cannot make a target machine for {}", isa);
   }

@@ -80,7 +80,8 @@ TEST(LlvmIsa, LargeOutputsStreamPastTheCaches) {
   // The demo's one-in, one-out kernels write 16 MiB or more: non-temporal
   // stores, fenced before the kernel returns, except GELU's, whose values
   // come out of long math (tanh) in the storing loop: it stores through the
-  // cache (emitter.h). The small examples of examples/ir stay in the cache.
+  // cache (emitter.h), asking for its lines ahead with PREFETCHW. The small
+  // examples of examples/ir stay in the cache.
   int streaming = 0;
   for (const auto& [name, loop] : example_kernels()) {
     const bool large = loop.rows() * loop.inner() * 4 >= (int64_t{16} << 20) && loop.packed_b_step < 0;
@@ -93,9 +94,11 @@ TEST(LlvmIsa, LargeOutputsStreamPastTheCaches) {
       }
       if (std::regex_search(name, std::regex("^examples/demo/gelu"))) {
         EXPECT_TRUE(large && !streams) << name << " (" << isa.name << ") stores tanh's results: it should store through the cache";
+        EXPECT_NE(code.find("prefetchw"), std::string::npos) << name << " (" << isa.name << ") should ask for its output lines ahead";
       }
       if (!large) {
         EXPECT_FALSE(streams) << name << " is small, yet streams its output";
+        EXPECT_EQ(code.find("prefetchw"), std::string::npos) << name << " is small, yet prefetches its output";
       }
       streaming += streams;
     }
