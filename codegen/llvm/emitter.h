@@ -253,9 +253,9 @@ class Emitter {
     b_.CreateStore(from, position);
     if (unroll.vectors > 1) {
       counted_loop(from, to, lanes_ * unroll.vectors, [&](Value* j) {
-        in_unrolled_trip_ = true;
+        const bool outer_trip = std::exchange(in_unrolled_trip_, true);
         for (int u = 0; u < unroll.vectors; ++u) body(u == 0 ? j : b_.CreateAdd(j, b_.getInt64(u * lanes_)), nullptr, u);
-        in_unrolled_trip_ = false;
+        in_unrolled_trip_ = outer_trip;
         b_.CreateStore(b_.CreateAdd(j, b_.getInt64(lanes_ * unroll.vectors)), position);
       });
       from = b_.CreateLoad(b_.getInt64Ty(), position);
