@@ -5,7 +5,7 @@
 // bytes a fused kernel must move (inputs once, outputs once) per second, or
 // FLOP/s where matmuls dominate, and in fused mode its fraction of the
 // matching limit (of_triad, of_read or of_fma_peak). A memory-bound
-// workload's limit loop runs between its fused calls (limit_GB/s); the FMA
+// workload's limit loop runs between its calls (limit_GB/s); the FMA
 // peak is limit/fma's, present when it ran first in the same process, as
 // it does unfiltered. Compare fused/eager and fused/limit within one run:
 // the machine is noisy.
