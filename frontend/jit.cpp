@@ -92,7 +92,7 @@ std::vector<InputSignature> decode_key(const std::string& key) {
     int64_t count;
     std::memcpy(&count, key.data() + at, sizeof count);
     values.resize(count);
-    std::memcpy(values.data(), key.data() + at + sizeof count, count * sizeof(int64_t));
+    if (count > 0) std::memcpy(values.data(), key.data() + at + sizeof count, count * sizeof(int64_t));  // a scalar's shape: no data()
     at += sizeof count + count * sizeof(int64_t);
   };
   while (at < key.size()) {

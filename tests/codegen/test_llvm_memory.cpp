@@ -90,6 +90,9 @@ TEST_F(LlvmKernels, LargeTemporariesOffTheCallersStack) {
 TEST_F(LlvmKernels, SteadyStateCallsMakeNoPageFaults) {
   // Results and arenas come from the program's pool: once warm, calls of one
   // signature touch only memory that is already mapped.
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer quarantines freed blocks, so each call's small allocations land on new pages (12 faults in 10 calls)";
+#endif
   auto f = tj::jit([](const Tensor& x) { return tj::softmax(tj::gelu(x, true) * 2.0, -1) + x; }, tj::JitOptions{.backend = "llvm"});
   const Tensor x = Tensor::randn({512, 1024}, 1);  // 2 MiB per buffer: each new one would fault 512 pages
   for (int i = 0; i < 3; ++i) f(x);
