@@ -56,7 +56,7 @@ def main(path):
         unit = "µs" if b["time_unit"] == "us" else "ms"
         scale = 1e3 if unit == "µs" else 1.0
         fraction = next((f"{b[k]:.0%} of {k[3:]}" for k in ("of_triad", "of_read", "of_fma_peak") if k in b), "")
-        if "limit_GB/s" in b:
+        if fraction and "limit_GB/s" in b:
             fraction += f" ({b['limit_GB/s']:.0f} GB/s)"
         eager_text = f"{eager[0] * scale:.2f} {unit}" if eager else ""
         speedup = f"{eager[0] / ms:.2f}×" if eager else ""

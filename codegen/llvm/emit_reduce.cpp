@@ -73,26 +73,22 @@ void Emitter::accumulate(const Step& s, size_t step, Value* x, Value* mask, int 
   //
   // Converting to double bounds a sum's loop (one 8-lane vcvtps2pd per
   // cycle on Zen 5: a sixth of softmax's row). Sums in pairs convert half
-  // as often: a trip's two vectors are added as halves, a/2 + b/2 in float
-  // (no overflow where a + b would), and everything else is halved in
-  // double, exactly; the row's total is doubled back. Each pair's rounding
-  // is at most 2^-24 of the pair (and 2^-150 for a halved denormal), and the
-  // pairs are never negative, so the total is within 2^-24 of itself,
+  // as often: a trip's two vectors are added in float first. Each pair's
+  // rounding is at most 2^-24 of the pair (none where it is subnormal), and
+  // the pairs are never negative, so the total is within 2^-24 of itself,
   // relative, before its rounding to float: 1 ulp of the float result at
   // most, where values of both signs could cancel to a result far smaller
-  // than the rounding.
-  const bool in_pairs = sums_in_pairs(s);
-  if (in_pairs && in_unrolled_trip_ && !mask) {
+  // than the rounding. A pair that overflows float makes an infinite sum,
+  // as the total would round to anyway; not so a mean's, so means stay
+  // unpaired (as halves, a/2 + b/2, subnormal terms lose their last bit).
+  if (sums_in_pairs(s) && in_unrolled_trip_ && !mask) {
     if (unrolled % 2 == 0) {
       unpaired_[step] = x;
       return;
     }
-    Value* half = splat_f(x->getType(), 0.5);
-    x = b_.CreateFPExt(b_.CreateIntrinsic(llvm::Intrinsic::fma, {x->getType()}, {unpaired_.at(step), half, b_.CreateFMul(x, half)}), type);
-  } else {
-    x = b_.CreateFPExt(x, type);
-    if (in_pairs) x = b_.CreateFMul(x, splat_f(type, 0.5));
+    x = b_.CreateFAdd(unpaired_.at(step), x);
   }
+  x = b_.CreateFPExt(x, type);
   if (mask) x = b_.CreateSelect(mask, x, identity(s));
   b_.CreateStore(b_.CreateFAdd(acc, x), slot);
 }
@@ -119,7 +115,7 @@ bool Emitter::sums_never_negative(const Step& s) const {
 
 bool Emitter::sums_in_pairs(const Step& s) const {
   static_assert(kMaxUnroll % 2 == 0, "a trip's vectors pair up");
-  return sums_never_negative(s) && kPairedOperands.contains(k_.steps[s.args[0]].op);
+  return s.op == Op::sum && sums_never_negative(s) && kPairedOperands.contains(k_.steps[s.args[0]].op);
 }
 
 void Emitter::finish_reductions(int pass) {
@@ -182,7 +178,6 @@ void Emitter::finish_reductions(int pass) {
       Value* finite = b_.CreateFCmpOLT(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, total), llvm::ConstantFP::getInfinity(total->getType()));
       total = b_.CreateSelect(finite, b_.CreateFAdd(total, compensation), total);
     }
-    if (sums_in_pairs(step)) total = b_.CreateFMul(total, llvm::ConstantFP::get(total->getType(), 2.0));
     if (step.op == Op::mean) total = b_.CreateFDiv(total, llvm::ConstantFP::get(b_.getDoubleTy(), static_cast<double>(k_.inner())));
     if (total->getType() != b_.getFloatTy()) total = b_.CreateFPTrunc(total, b_.getFloatTy());
     b_.CreateStore(splat(total), row_values_.at(s));

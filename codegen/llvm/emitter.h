@@ -378,9 +378,9 @@ class Emitter {
   // Adds vector x (lanes `mask`) into accumulator `unrolled` of reduce step `step`.
   void accumulate(const Step& s, size_t step, Value* x, Value* mask, int unrolled);
 
-  // Whether sum or mean `s` adds the vectors of an unrolled trip in pairs,
-  // in float, before converting them to double: its operand is a float32
-  // exp or sigmoid, never negative and already inexact (see accumulate).
+  // Whether sum `s` adds the vectors of an unrolled trip in pairs, in
+  // float, before converting them to double: its operand is a float32 exp
+  // or sigmoid, never negative and already inexact (see accumulate).
   bool sums_in_pairs(const Step& s) const;
   // Whether sum or mean `s` adds float32 values that are never negative
   // (exp, sigmoid, abs, relu, sqrt, squares): its lanes cannot cancel.

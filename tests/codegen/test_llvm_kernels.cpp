@@ -157,9 +157,9 @@ TEST_F(LlvmKernels, RowSumsCompensateAcrossLanes) {
 }
 
 TEST_F(LlvmKernels, SumsOfExpAddPairsInFloatOthersStayCorrectlyRounded) {
-  // Sums and means of exp and sigmoid add each trip's two vectors in float
-  // before widening to double (emit_reduce.cpp): rows with tails, NaN, Inf
-  // and denormals, within the usual 2 ulps.
+  // Sums of exp and sigmoid add each trip's two vectors in float before
+  // widening to double (emit_reduce.cpp): rows with tails, NaN, Inf and
+  // denormals, within the usual 2 ulps; means too (not paired).
   const auto sums = [](const Tensor& v) { return std::vector{v.sum({-1}), v.mean({-1}, true)}; };
   for (const tj::Shape& shape : std::vector<tj::Shape>{{3, 7}, {4, 33}, {5, 64}, {2, 1000}, {0, 5}}) {
     const std::string at = " on " + tj::shape_to_string(shape);
@@ -167,14 +167,17 @@ TEST_F(LlvmKernels, SumsOfExpAddPairsInFloatOthersStayCorrectlyRounded) {
       expect_llvm_matches([&](const auto& in) { return sums(tj::exp(in[0])); }, {x}, "sums of exp" + at);
       expect_llvm_matches([&](const auto& in) { return sums(tj::sigmoid(in[0])); }, {x}, "sums of sigmoid" + at);
     }
+    // Every term subnormal (exp of -100 to -103): float adds them exactly.
+    expect_llvm_matches([&](const auto& in) { return sums(tj::exp(in[0])); }, {Tensor::randn(shape, 15) * 0.5 - 101.5}, "subnormal sums of exp" + at);
     // Sums of exactly rounded values keep double's accuracy: layer norm's
     // variance, the mean of squares, is the reference's bit for bit.
     expect_llvm_matches([&](const auto& in) { return sums(in[0] * in[0]); }, {Tensor::randn(shape, 14)}, "sums of squares" + at, false, 0);
   }
-  // The pairs are added as halves: exp(88.5) is 2.7e38, a float, and so is
-  // the row's mean, but any two of them overflow float.
+  // exp(88.5) is 2.7e38, a float, and so is the row's mean, but any two of
+  // them overflow float: a pair's overflow makes the sum infinite, as the
+  // reference's, and means are not paired.
   const Tensor x = Tensor::full({3, 64}, 88.5);
-  expect_llvm_matches([](const auto& in) { return std::vector{tj::exp(in[0]).mean({-1})}; }, {x}, "a mean near FLT_MAX");
+  expect_llvm_matches([](const auto& in) { return std::vector{tj::exp(in[0]).mean({-1}), tj::exp(in[0]).sum({-1})}; }, {x}, "sums near FLT_MAX");
   auto native = tj::jit([](const Tensor& t) { return tj::exp(t).mean({-1}); }, tj::JitOptions{.backend = "llvm"});
   EXPECT_TRUE(std::isfinite(native(x).data<float>()[0]));
 }

@@ -119,9 +119,12 @@ TEST_F(LlvmKernels, RandomProgramsOnRandomShapes) {
     auto native = tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(program_of(false)), tj::JitOptions{.backend = "llvm"});
     auto magnitude = tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(program_of(true)), tj::JitOptions{.backend = "interp"});
     const Tensor want = reference({a, b})[0].contiguous(), got = native({a, b})[0].contiguous(), bound = magnitude({a, b})[0].contiguous();
+    EXPECT_EQ(native.explain({a, b}).find("code: interp"), std::string::npos) << what << " was not generated";
+    ASSERT_EQ(want.shape(), got.shape()) << what;
     for (int64_t i = 0; i < want.numel(); ++i) {
       const float w = want.data<float>()[i], g = got.data<float>()[i];
       if (ulps(w, g) <= kMaxUlps) continue;
+      EXPECT_TRUE(std::isfinite(w)) << what << " element " << i << ": expected " << w << ", got " << g;  // Inf and NaN exactly
       const double tolerance = std::ldexp(bound.data<float>()[i], -22) + std::ldexp(std::fabs(w), -23);
       EXPECT_LE(std::fabs(static_cast<double>(g) - w), tolerance) << what << " element " << i << ": expected " << w << ", got " << g;
     }
@@ -192,6 +195,7 @@ TEST_F(LlvmKernels, RandomRowKernels) {
     if (leading_axis) x = x.transpose(0, 1);  // rows become columns: reductions over axis 0
     const int64_t axis = leading_axis ? 0 : -1;
     const int program = static_cast<int>(pick(4));
+    if (program == 1 && specials) continue;  // log-softmax's tolerance scales with the largest result: +-1e30 would void it
     const std::string what = fmt::format("trial {}: {} rows of {} (strided {}, over axis {}), scale {}, specials {}, program {}", trial, rows, n,
                                          strided, axis, scale, specials, program);
     const Tensor gamma = Tensor::randn({x.shape().back()}, 4000 + trial), beta = Tensor::randn({x.shape().back()}, 5000 + trial);
