@@ -68,7 +68,7 @@ void Emitter::accumulate(const Step& s, size_t step, Value* x, Value* mask, int 
   }
   // Float sums accumulate in double lanes (each lane's rounding error is
   // ~n * 2^-53 of the sum of magnitudes, far below float32's); the lanes are
-  // then added with compensation. The reference compensates every step, so
+  // then added with compensation where they may cancel. The reference compensates every step, so
   // only sums that cancel values 2^29 times larger than the result differ.
   //
   // Converting to double bounds a sum's loop (one 8-lane vcvtps2pd per
@@ -130,29 +130,27 @@ void Emitter::finish_reductions(int pass) {
     // The lanes fold in halves (8 -> 4 -> 2 -> 1): a chain log2(lanes) steps
     // deep instead of lanes - 1, which every row waits for before its next pass.
     // The last halves are scalars: legal types at every step, cheaper to
-    // compile than <1 x double>. Max and min accumulators hold no NaN (a
-    // NaN seen is in the witness), so they fold by MAXPS's rule alone:
-    // softmax's kernel in cache, 32 x 1024: median 12.17 -> 11.80 cycles a
-    // vector (16 alternating runs). Sums of values never negative fold with plain adds: their
-    // double lanes cannot cancel, and the fold's error (4 roundings of
-    // 2^-53 at most) is 2^-27 of a float ulp; in cache, softmax's kernel
-    // (32 x 1024): median 12.51 -> 12.17 cycles a vector, layer norm's (its
-    // variance, 32 x 768) 11.30 -> 10.92 (12-16 alternating runs).
+    // compile than <1 x double>.
     auto halves = [&](Value* v, int width) {
       if (width == 1) return std::pair{b_.CreateExtractElement(v, uint64_t{0}), b_.CreateExtractElement(v, uint64_t{1})};
       std::vector<int> low(width), high(width);
       for (int i = 0; i < width; ++i) low[i] = i, high[i] = width + i;
       return std::pair{b_.CreateShuffleVector(v, low), b_.CreateShuffleVector(v, high)};
     };
+    // Max and min accumulators hold no NaN (a NaN seen is in the witness),
+    // so they fold by MAXPS's rule alone: softmax's kernel in cache, 32 x
+    // 1024: median 12.17 -> 11.80 cycles a vector (16 alternating runs).
+    // Sums of values never negative fold with plain adds: their double
+    // lanes cannot cancel, and the fold's error (4 roundings of 2^-53 at
+    // most) is 2^-27 of a float ulp; in cache, softmax's kernel: 12.51 ->
+    // 12.17, layer norm's (its variance, 32 x 768) 11.30 -> 10.92 (12-16
+    // alternating runs). Other sums fold with compensation.
+    const bool extremum_fold = is_extremum(step.op), plain_sum = sums_never_negative(step);
     Value* compensation = nullptr;  // the rounding errors of the steps so far
     for (int width = lanes_ / 2; width >= 1; width /= 2) {
       auto [low, high] = halves(acc, width);
-      if (step.op == Op::max || step.op == Op::min) {
-        acc = ordered_extremum(step.op, low, high);
-        continue;
-      }
-      if (sums_never_negative(step)) {  // no cancellation for compensation to repair
-        acc = b_.CreateFAdd(low, high);
+      if (extremum_fold || plain_sum) {
+        acc = extremum_fold ? ordered_extremum(step.op, low, high) : b_.CreateFAdd(low, high);
         continue;
       }
       auto [sum, error] = two_sum(low, high);
