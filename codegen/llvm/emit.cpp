@@ -178,6 +178,7 @@ void Emitter::inner_loop(Value* from, Value* to, int pass, int64_t multiple_of) 
     vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::all); }, shape);
   }
   finish_reductions(pass);
+  rerun_if_pairs_overflowed(from, to, pass, multiple_of);
 }
 
 bool Emitter::reduces_cached_values(int pass) const {

@@ -7,8 +7,10 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <utility>
 
 #include <llvm/IR/IntrinsicsX86.h>
+#include <llvm/IR/MDBuilder.h>
 
 namespace tj::llvm_backend {
 
@@ -79,8 +81,8 @@ void Emitter::accumulate(const Step& s, size_t step, Value* x, Value* mask, int 
   // relative, before its rounding to float: 1 ulp of the float result at
   // most, where values of both signs could cancel to a result far smaller
   // than the rounding. A pair that overflows float makes an infinite sum,
-  // as the total would round to anyway; not so a mean's, so means stay
-  // unpaired (as halves, a/2 + b/2, subnormal terms lose their last bit).
+  // as the total would round to anyway; a mean's may be finite, and then
+  // its pass runs again unpaired (rerun_if_pairs_overflowed).
   if (sums_in_pairs(s) && in_unrolled_trip_ && !mask) {
     if (unrolled % 2 == 0) {
       unpaired_[step] = x;
@@ -96,13 +98,6 @@ void Emitter::accumulate(const Step& s, size_t step, Value* x, Value* mask, int 
 namespace {
 // Ops whose float results are never negative, NaN aside (and squares, x * x).
 const std::set<Op> kNeverNegative = {Op::exp, Op::sigmoid, Op::abs, Op::relu, Op::sqrt};
-// Sums of these pair up: never negative, computed in float with up to 2
-// ulps of error each, so that a pair's rounding (1 ulp of the sum at most)
-// adds to an error of the same size. Sums of exactly rounded values
-// (squares, abs, relu) stay correctly rounded: layer norm's variance
-// matches the reference's bit for bit, and one ulp there grows to
-// hundreds where its result cancels against beta (measured).
-const std::set<Op> kPairedOperands = {Op::exp, Op::sigmoid};
 }  // namespace
 
 bool Emitter::sums_never_negative(const Step& s) const {
@@ -115,7 +110,28 @@ bool Emitter::sums_never_negative(const Step& s) const {
 
 bool Emitter::sums_in_pairs(const Step& s) const {
   static_assert(kMaxUnroll % 2 == 0, "a trip's vectors pair up");
-  return s.op == Op::sum && sums_never_negative(s) && kPairedOperands.contains(k_.steps[s.args[0]].op);
+  return pairs_allowed_ && sums_never_negative(s);
+}
+
+void Emitter::rerun_if_pairs_overflowed(Value* from, Value* to, int pass, int64_t multiple_of) {
+  Value* overflowed = nullptr;
+  for (const auto& [s, slots] : accumulators_) {
+    const Step& step = k_.steps[s];
+    if (step.pass != pass || step.op != Op::mean || !sums_in_pairs(step)) continue;
+    Value* mean = b_.CreateExtractElement(b_.CreateLoad(vector_of(DType::f32), row_values_.at(s)), uint64_t{0});
+    Value* infinite = b_.CreateFCmpOEQ(mean, llvm::ConstantFP::getInfinity(b_.getFloatTy()));
+    overflowed = overflowed ? b_.CreateOr(overflowed, infinite) : infinite;
+  }
+  if (!overflowed) return;
+  auto* rerun = llvm::BasicBlock::Create(ctx_, "pairs.rerun", fn_);
+  auto* done = llvm::BasicBlock::Create(ctx_, "pairs.done", fn_);
+  b_.CreateCondBr(overflowed, rerun, done, llvm::MDBuilder(ctx_).createBranchWeights(1, 1000));
+  b_.SetInsertPoint(rerun);
+  const bool paired = std::exchange(pairs_allowed_, false);
+  inner_loop(from, to, pass, multiple_of);
+  pairs_allowed_ = paired;
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
 }
 
 void Emitter::finish_reductions(int pass) {

@@ -378,10 +378,15 @@ class Emitter {
   // Adds vector x (lanes `mask`) into accumulator `unrolled` of reduce step `step`.
   void accumulate(const Step& s, size_t step, Value* x, Value* mask, int unrolled);
 
-  // Whether sum `s` adds the vectors of an unrolled trip in pairs, in
-  // float, before converting them to double: its operand is a float32 exp
-  // or sigmoid, never negative and already inexact (see accumulate).
+  // Whether sum or mean `s` adds the vectors of an unrolled trip in pairs,
+  // in float, before converting them to double: its terms are never
+  // negative (see accumulate), and pairs are allowed (not in a rerun).
   bool sums_in_pairs(const Step& s) const;
+  // A mean in pairs is +Inf where a pair overflowed float (two terms above
+  // 2^127) though the mean itself is finite: then, on a cold branch, pass
+  // `pass` runs again (from `from` to `to`) without pairs. Passes with
+  // reductions store no elements, so running one twice changes nothing else.
+  void rerun_if_pairs_overflowed(Value* from, Value* to, int pass, int64_t multiple_of);
   // Whether sum or mean `s` adds float32 values that are never negative
   // (exp, sigmoid, abs, relu, sqrt, squares): its lanes cannot cancel.
   bool sums_never_negative(const Step& s) const;
@@ -447,6 +452,7 @@ class Emitter {
   std::map<size_t, std::vector<Value*>> nan_witnesses_;  // per max/min reduce step, beside its accumulators
   bool in_unrolled_trip_ = false;         // emitting a trip's vectors (slots 0, 1, ...), not a remainder's
   std::map<size_t, Value*> unpaired_;     // per sum in pairs: the trip's even slot's vector, for the odd slot
+  bool pairs_allowed_ = true;             // false while a pass runs again unpaired
   Value* row_sums_ = nullptr;      // the sums of a block of matmul rows
   Value* current_sums_ = nullptr;  // the row of sums the epilogue reads
   struct CachedRow {

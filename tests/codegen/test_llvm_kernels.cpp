@@ -104,8 +104,11 @@ TEST_F(LlvmKernels, RowKernels) {
     expect_llvm_matches([](const auto& in) { return std::vector{in[0].mean({-1}, true)}; }, {clean}, "mean" + at);
     expect_llvm_matches([](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; }, {clean}, "softmax" + at);
     const int64_t n = shape.back();
+    // Its variance, a mean of squares in pairs, is within 1 ulp (see the
+    // sums below) and so is 1 / sqrt of it; y = n * gamma + beta then keeps
+    // an ulp of n * gamma, whose scale is the results', where y cancels.
     expect_llvm_matches([&](const auto& in) { return std::vector{tj::layer_norm(in[0], in[1], in[2])}; },
-                        {clean, Tensor::randn({n}, 8), Tensor::randn({n}, 9)}, "layer_norm" + at);
+                        {clean, Tensor::randn({n}, 8), Tensor::randn({n}, 9)}, "layer_norm" + at, /*sums_of_products=*/true);
   }
   // Reductions over a leading axis: the domain is permuted, loads become strided.
   expect_llvm_matches([](const auto& in) { return std::vector{in[0].sum({0}, true), in[0].max({0}, true)}; },
@@ -156,10 +159,11 @@ TEST_F(LlvmKernels, RowSumsCompensateAcrossLanes) {
   }
 }
 
-TEST_F(LlvmKernels, SumsOfExpAddPairsInFloatOthersStayCorrectlyRounded) {
-  // Sums of exp and sigmoid add each trip's two vectors in float before
-  // widening to double (emit_reduce.cpp): rows with tails, NaN, Inf and
-  // denormals, within the usual 2 ulps; means too (not paired).
+TEST_F(LlvmKernels, SumsOfValuesNeverNegativeAddPairsInFloat) {
+  // Sums and means of exp, sigmoid and squares add each trip's two vectors
+  // in float before widening to double (emit_reduce.cpp): rows with tails,
+  // NaN, Inf and denormals, within the usual 2 ulps (1 from the pairs, 1
+  // from exp's or sigmoid's own terms).
   const auto sums = [](const Tensor& v) { return std::vector{v.sum({-1}), v.mean({-1}, true)}; };
   for (const tj::Shape& shape : std::vector<tj::Shape>{{3, 7}, {4, 33}, {5, 64}, {2, 1000}, {0, 5}}) {
     const std::string at = " on " + tj::shape_to_string(shape);
@@ -169,17 +173,24 @@ TEST_F(LlvmKernels, SumsOfExpAddPairsInFloatOthersStayCorrectlyRounded) {
     }
     // Every term subnormal (exp of -100 to -103): float adds them exactly.
     expect_llvm_matches([&](const auto& in) { return sums(tj::exp(in[0])); }, {Tensor::randn(shape, 15) * 0.5 - 101.5}, "subnormal sums of exp" + at);
-    // Sums of exactly rounded values keep double's accuracy: layer norm's
-    // variance, the mean of squares, is the reference's bit for bit.
-    expect_llvm_matches([&](const auto& in) { return sums(in[0] * in[0]); }, {Tensor::randn(shape, 14)}, "sums of squares" + at, false, 0);
+    // Squares are exactly rounded, so only the pairs' rounding is left: 1 ulp.
+    expect_llvm_matches([&](const auto& in) { return sums(in[0] * in[0]); }, {Tensor::randn(shape, 14)}, "sums of squares" + at, false, 1);
+    expect_llvm_matches([&](const auto& in) { return sums(in[0] * in[0]); }, {Tensor::randn(shape, 16) * 1e-21}, "subnormal squares" + at, false, 1);
   }
   // exp(88.5) is 2.7e38, a float, and so is the row's mean, but any two of
   // them overflow float: a pair's overflow makes the sum infinite, as the
-  // reference's, and means are not paired.
+  // reference's, and the mean's pass runs again unpaired.
   const Tensor x = Tensor::full({3, 64}, 88.5);
   expect_llvm_matches([](const auto& in) { return std::vector{tj::exp(in[0]).mean({-1}), tj::exp(in[0]).sum({-1})}; }, {x}, "sums near FLT_MAX");
-  auto native = tj::jit([](const Tensor& t) { return tj::exp(t).mean({-1}); }, tj::JitOptions{.backend = "llvm"});
-  EXPECT_TRUE(std::isfinite(native(x).data<float>()[0]));
+  // RMS norm of rows whose squares are near FLT_MAX (|x| = 1.5e19 and 1.8e19,
+  // tails included): their pairs overflow, their mean does not, and the rows
+  // after them pair again. Unpaired, y would be 0 instead of about 1.
+  for (int64_t n : {37, 64, 300}) {
+    Tensor big = Tensor::randn({4, n}, 17);
+    for (int64_t i = 0; i < 2 * n; ++i) big.data<float>()[i] = (i % 2 ? 1.5e19f : -1.8e19f);
+    const auto rms_norm = [](const auto& in) { return std::vector{in[0] * tj::rsqrt((in[0] * in[0]).mean({-1}, true) + 1e-6)}; };
+    expect_llvm_matches(rms_norm, {big}, "RMS norm near FLT_MAX, rows of " + std::to_string(n));
+  }
 }
 
 TEST_F(LlvmKernels, MatmulWithEpilogues) {
