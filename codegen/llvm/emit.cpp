@@ -294,7 +294,7 @@ void Emitter::body(Value* j, Value* mask, int pass, int slot, Part part, std::ve
   for (const LoopKernel::Store& store : k_.stores) {
     if (k_.steps[store.step].row_level) continue;
     const IndexMap* map = &store.map;
-    const bool through_cache = computes_long_math(store.step, pass);
+    const bool through_cache = k_.passes > 1 || computes_long_math(store.step, pass);  // see kStreamingStoreBytes
     if (deferred) deferred->push_back({value(store.step), [=, this](Value* at, Value* v) { store_vector(*map, v, at, nullptr, through_cache); }});
     else store_vector(store.map, value(store.step), j, mask, through_cache);
   }

@@ -328,9 +328,15 @@ class Emitter {
   // 2.44-3.73 at 2; with AVX2 9.6-9.8 against 11.6-11.8 at 1 thread; erf
   // called directly on 64 MiB 15-18 cycles a vector against 20-23, sigmoid
   // 14.8 against 16.1 (medians), exp even; a synthetic C loop of 14 cycles
-  // of FMAs a vector 4.2-4.4 ms against 5.7-6.0. Short bodies gain from
-  // streaming (bias_relu, and the last passes of softmax and layer norm:
-  // 10-40% faster at 2 threads).
+  // of FMAs a vector 4.2-4.4 ms against 5.7-6.0. So do the outputs of row
+  // kernels (more than one pass: softmax, layer norm), stored in a burst
+  // at the end of each row's compute: bench_kernels after its triad loop,
+  // 3 alternating runs, mean ms at 1 / 2 threads, cached against
+  // streaming: layer norm 2.12, 1.61, 1.37 against 2.04, 2.31, 2.14 / 0.95,
+  // 0.82, 0.90 against 1.25, 0.97, 1.25; softmax 1.25, 1.07, 1.30 against
+  // 1.17, 1.23, 1.49 / 0.89, 0.71, 0.73 against 1.03, 0.80, 0.79. Called
+  // directly after a triad, layer norm's kernel: median 1.54 against 1.84
+  // ms. Short one-pass bodies stream (bias_relu: 97-101% of the triad).
   static constexpr int64_t kStreamingStoreBytes = int64_t{8} << 20;
   bool computes_long_math(int step, int pass) const;
   bool streams_out(const IndexMap& m) const;

@@ -77,23 +77,24 @@ TEST(LlvmIsa, EveryExampleKernelAssemblesForAvx2AndAvx512) {
 }
 
 TEST(LlvmIsa, LargeOutputsStreamPastTheCaches) {
-  // The demo's one-in, one-out kernels write 16 MiB or more: non-temporal
-  // stores, fenced before the kernel returns, except GELU's, whose values
-  // come out of long math (tanh) in the storing loop: it stores through the
-  // cache (emitter.h), asking for its lines ahead with PREFETCHW. The small
-  // examples of examples/ir stay in the cache.
+  // The demo's large outputs (16 MiB or more) leave the caches: bias_relu's
+  // with non-temporal stores, fenced before the kernel returns. GELU's
+  // values come out of long math (tanh) in the storing loop, and softmax's
+  // and layer norm's at the end of each row's passes: they store through
+  // the cache (emitter.h), asking for their lines ahead with PREFETCHW. The
+  // small examples of examples/ir stay in the cache.
   int streaming = 0;
   for (const auto& [name, loop] : example_kernels()) {
     const bool large = loop.rows() * loop.inner() * 4 >= (int64_t{16} << 20) && loop.packed_b_step < 0;
     for (const tj::Isa& isa : {tj::Isa{"avx512", 16}, tj::Isa{"avx2", 8}}) {
       const std::string code = tj::llvm_backend::assemble_loop_kernel(loop, isa);
       const bool streams = std::regex_search(code, std::regex("vmovnt(ps|pd|dq)"));
-      if (std::regex_search(name, std::regex("^examples/demo/(softmax|layernorm|bias_relu)"))) {
+      if (std::regex_search(name, std::regex("^examples/demo/bias_relu"))) {
         EXPECT_TRUE(large && streams) << name << " (" << isa.name << ") should stream its output";
         EXPECT_NE(code.find("sfence"), std::string::npos) << name;
       }
-      if (std::regex_search(name, std::regex("^examples/demo/gelu"))) {
-        EXPECT_TRUE(large && !streams) << name << " (" << isa.name << ") stores tanh's results: it should store through the cache";
+      if (std::regex_search(name, std::regex("^examples/demo/(gelu|softmax|layernorm)"))) {
+        EXPECT_TRUE(large && !streams) << name << " (" << isa.name << ") should store through the cache";
         EXPECT_NE(code.find("prefetchw"), std::string::npos) << name << " (" << isa.name << ") should ask for its output lines ahead";
       }
       if (!large) {
@@ -103,5 +104,5 @@ TEST(LlvmIsa, LargeOutputsStreamPastTheCaches) {
       streaming += streams;
     }
   }
-  EXPECT_GE(streaming, 6);
+  EXPECT_GE(streaming, 2);
 }
