@@ -217,6 +217,13 @@ void compile_time(benchmark::State& state, const std::function<Tensor(const std:
   }
 }
 
+// What the pool adds to every parallel kernel call: two empty chunks, back
+// to back (runtime/parallel.cpp: waits spin before they sleep).
+void parallel_for_overhead(benchmark::State& state) {
+  set_threads(state);
+  for (auto _ : state) tj::parallel_for(2, 1, [](int64_t, int64_t) {});
+}
+
 // The backends that generate code; the interpreter is the reference, far
 // too slow for these sizes, and xbyak joins when it lands.
 constexpr const char* kBackends[] = {"llvm"};
@@ -225,6 +232,7 @@ void register_all() {
   benchmark::RegisterBenchmark("limit/triad", triad)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("limit/read", read)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("limit/fma", fma_peak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("parallel_for/empty", parallel_for_overhead)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
   for (const Workload& w : workloads())
     for (const char* backend : kBackends)
       for (bool fuse : {false, true}) {

@@ -66,6 +66,10 @@ def main(path):
         text = ", ".join(f"{kernel} {ms:.1f} ms" for kernel, ms in compiles.items())
         print(f"\nCompile time per kernel (trace, passes and LLVM, then one call on small inputs): {text}; "
               f"median {statistics.median(compiles.values()):.1f} ms.")
+    pool = [(name.split("/")[-1], ms) for name, (ms, b) in runs.items() if name.startswith("parallel_for/")]
+    if pool:
+        text = ", ".join(f"{ms * 1e3:.1f} µs at {threads}T" for threads, ms in pool)
+        print(f"\nThe thread pool's cost per parallel call (an empty parallel_for of two chunks, back to back): {text}.")
     text = ", ".join(f"{k} {v / 1e9:.1f} {'GFLOP/s' if k == 'fma' else 'GB/s'} at {t}T" for (k, t), v in sorted(limits.items()))
     print(f"\nLimits measured (median of the repetitions' mean rates): {text}.")
 

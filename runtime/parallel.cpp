@@ -1,8 +1,12 @@
 // The built-in thread pool behind parallel_for.
 #include "runtime/parallel.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
+#include <atomic>
 #include <charconv>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -34,15 +38,38 @@ int default_threads() {
   return n > 0 ? n : hardware_threads();
 }
 
+// A thread waiting for work or for the other chunks spins this long
+// before it sleeps: a kernel's chunks start and end within microseconds of
+// each other, and the next kernel's follow at once, while a thread put to
+// sleep takes long to wake on a VM. An empty parallel_for over 2 threads,
+// back to back: median 25-28 us sleeping at once, 1.6-6.6 us spinning
+// first; with 200 us of work per chunk, 26-31 against 2.2 us. A pool with
+// more threads than cores does not spin: spinners would keep the threads
+// they wait for off the cores.
+constexpr auto kSpinBeforeSleep = std::chrono::microseconds(50);
+
+template <typename Ready>
+bool spin_until(bool spinning, Ready ready) {
+  if (!spinning) return ready();
+  const auto deadline = std::chrono::steady_clock::now() + kSpinBeforeSleep;
+  for (int i = 1;; ++i) {
+    if (ready()) return true;
+    _mm_pause();
+    if (i % 64 != 0) continue;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();  // to the thread it waits for, should the scheduler have put both on one core
+  }
+}
+
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads) {
+  explicit ThreadPool(int threads) : spinning_(threads <= hardware_threads()) {
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
   }
   ~ThreadPool() {
     {
       std::lock_guard lock(mutex_);
-      stopping_ = true;
+      stopping_.store(true);
     }
     wake_.notify_all();
     for (std::thread& t : workers_) t.join();
@@ -61,7 +88,7 @@ class ThreadPool {
     struct Completion {
       std::mutex mutex;
       std::condition_variable done;
-      int64_t remaining;
+      std::atomic<int64_t> remaining;
       std::exception_ptr error;
     };
     auto completion = std::make_shared<Completion>();
@@ -79,17 +106,21 @@ class ThreadPool {
       for (int64_t c = 1; c < chunks; ++c)
         queue_.push_back([completion, run_chunk, begin = c * step] {
           run_chunk(*completion, begin);
-          std::lock_guard done_lock(completion->mutex);
-          if (--completion->remaining == 0) completion->done.notify_one();
+          if (completion->remaining.fetch_sub(1) != 1) return;
+          std::lock_guard done_lock(completion->mutex);  // the caller checks `remaining` under it before sleeping
+          completion->done.notify_one();
         });
+      queued_.store(static_cast<int64_t>(queue_.size()));
     }
     wake_.notify_all();
     const bool was_inside = inside_pool_task;
     inside_pool_task = true;
     run_chunk(*completion, 0);
     inside_pool_task = was_inside;
-    std::unique_lock lock(completion->mutex);
-    completion->done.wait(lock, [&] { return completion->remaining == 0; });
+    if (!spin_until(spinning_, [&] { return completion->remaining.load() == 0; })) {
+      std::unique_lock lock(completion->mutex);
+      completion->done.wait(lock, [&] { return completion->remaining.load() == 0; });
+    }
     if (completion->error) std::rethrow_exception(completion->error);
   }
 
@@ -97,13 +128,15 @@ class ThreadPool {
   void work() {
     inside_pool_task = true;
     for (;;) {
+      spin_until(spinning_, [&] { return queued_.load() > 0 || stopping_.load(); });
       std::function<void()> task;
       {
         std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (stopping_ && queue_.empty()) return;
+        wake_.wait(lock, [&] { return stopping_.load() || !queue_.empty(); });
+        if (stopping_.load() && queue_.empty()) return;
         task = std::move(queue_.front());
         queue_.pop_front();
+        queued_.store(static_cast<int64_t>(queue_.size()));
       }
       task();
     }
@@ -113,7 +146,9 @@ class ThreadPool {
   std::deque<std::function<void()>> queue_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false;
+  std::atomic<int64_t> queued_ = 0;  // queue_.size(), read without the lock by spinning workers
+  std::atomic<bool> stopping_ = false;
+  const bool spinning_;  // waits spin before they sleep (kSpinBeforeSleep)
 };
 
 struct Settings {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -23,6 +24,20 @@ TEST(Parallel, CoversTheRangeOnce) {
     });
     for (int64_t i = 0; i < count; ++i) ASSERT_EQ(hits[i].load(), 1) << count << " " << i;
   }
+  tj::set_num_threads(0);
+}
+
+TEST(Parallel, BackToBackCallsAndCallsAfterSleepRunEveryChunkOnce) {
+  // The pool's waits spin, then sleep (runtime/parallel.cpp): calls back to
+  // back find its threads spinning, calls after a pause find them asleep,
+  // and neither may lose a chunk or a wake-up (which would hang).
+  tj::set_num_threads(2);
+  std::atomic<int64_t> covered = 0;
+  for (int call = 0; call < 4000; ++call) {
+    if (call % 500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // past the spin
+    tj::parallel_for(2, 1, [&](int64_t begin, int64_t end) { covered += end - begin; });
+  }
+  EXPECT_EQ(covered.load(), 8000);
   tj::set_num_threads(0);
 }
 
