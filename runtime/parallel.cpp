@@ -2,6 +2,7 @@
 #include "runtime/parallel.h"
 
 #include <immintrin.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,7 +25,12 @@ namespace {
 
 thread_local bool inside_pool_task = false;  // nested parallel_for runs inline: no deadlock
 
-int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+// The cores this process may run on (taskset, cpusets), else the machine's.
+int hardware_threads() {
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) return std::max(1, CPU_COUNT(&allowed));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 // TJ_NUM_THREADS, or the hardware's count when unset or 0.
 int default_threads() {

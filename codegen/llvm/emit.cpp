@@ -253,6 +253,8 @@ bool Emitter::computes_long_math(int step, int pass) const {
   return false;
 }
 
+bool Emitter::stores_through_cache(int step) const { return k_.passes > 1 || computes_long_math(step, k_.passes - 1); }
+
 Emitter::Unroll Emitter::unroll(int pass) const {
   for (const Step& step : k_.steps)
     if (step.kind == StepKind::reduce && step.pass == pass) return {kMaxUnroll};
@@ -294,7 +296,7 @@ void Emitter::body(Value* j, Value* mask, int pass, int slot, Part part, std::ve
   for (const LoopKernel::Store& store : k_.stores) {
     if (k_.steps[store.step].row_level) continue;
     const IndexMap* map = &store.map;
-    const bool through_cache = k_.passes > 1 || computes_long_math(store.step, pass);  // see kStreamingStoreBytes
+    const bool through_cache = stores_through_cache(store.step);
     if (deferred) deferred->push_back({value(store.step), [=, this](Value* at, Value* v) { store_vector(*map, v, at, nullptr, through_cache); }});
     else store_vector(store.map, value(store.step), j, mask, through_cache);
   }

@@ -39,7 +39,7 @@ bool Emitter::streams_out(const IndexMap& m) const {
 void Emitter::check_streaming_stores() {
   const int64_t vector_bytes = lanes_ * 4;
   for (const LoopKernel::Store& store : k_.stores) {
-    if (k_.steps[store.step].row_level || !streams_out(store.map)) continue;
+    if (k_.steps[store.step].row_level || !streams_out(store.map) || stores_through_cache(store.step)) continue;
     Value* first = b_.getInt64(store.map.offset);
     if (ranges_over_elements(k_)) first = b_.CreateAdd(first, fn_->getArg(1));
     Value* address = b_.CreatePtrToInt(b_.CreateGEP(b_.getFloatTy(), base_[store.map.buffer], first), b_.getInt64Ty());

@@ -319,9 +319,8 @@ class Emitter {
   // called on unaligned memory or an unaligned range stores through the
   // cache. Masked tails always do.
   // A value whose math in the storing pass has a long chain (exp, log,
-  // tanh, sigmoid, erf, pow: GELU, an element-wise exp; not softmax's last
-  // pass, whose exp values come from the row cache) is stored through the
-  // cache all the same. On Zen 5 streaming stores cost such math-bound
+  // tanh, sigmoid, erf, pow: GELU, an element-wise exp) is stored through
+  // the cache all the same (stores_through_cache). On Zen 5 streaming stores cost such math-bound
   // loops about 5 cycles each: bench_kernels' fused GELU at [4096, 4096]
   // (6 runs each, interleaved ABBA) took 4.55-4.83 ms at 1 thread with
   // cached stores against 4.91-6.67 streaming, and 2.20-3.39 against
@@ -339,6 +338,9 @@ class Emitter {
   // ms. Short one-pass bodies stream (bias_relu: 97-101% of the triad).
   static constexpr int64_t kStreamingStoreBytes = int64_t{8} << 20;
   bool computes_long_math(int step, int pass) const;
+  // Whether stored value `step` goes through the cache whatever its size:
+  // it comes out of long math, or out of a row kernel's last pass.
+  bool stores_through_cache(int step) const;
   bool streams_out(const IndexMap& m) const;
   void check_streaming_stores();
   void store_streaming(Value* v, Value* p);
@@ -388,10 +390,12 @@ class Emitter {
   // in float, before converting them to double: its terms are never
   // negative (see accumulate), and pairs are allowed (not in a rerun).
   bool sums_in_pairs(const Step& s) const;
-  // A mean in pairs is +Inf where a pair overflowed float (two terms above
-  // 2^127) though the mean itself is finite: then, on a cold branch, pass
-  // `pass` runs again (from `from` to `to`) without pairs. Passes with
-  // reductions store no elements, so running one twice changes nothing else.
+  // A mean in pairs is +Inf where a pair's sum overflowed float (reached
+  // 2^128 - 2^103) though the mean itself is finite: then, on a cold
+  // branch, pass `pass` runs again (from `from` to `to`) without pairs.
+  // Passes with reductions store no outputs (only the last pass does, and
+  // it has none) and rewrite the row cache with the same values, so running
+  // one twice changes nothing else.
   void rerun_if_pairs_overflowed(Value* from, Value* to, int pass, int64_t multiple_of);
   // Whether sum or mean `s` adds float32 values that are never negative
   // (exp, sigmoid, abs, relu, sqrt, squares): its lanes cannot cancel.

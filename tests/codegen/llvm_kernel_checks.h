@@ -1,16 +1,20 @@
 // What the LLVM kernel tests share: comparing a function on the llvm
 // backend with the reference interpreter in float32 ulps, inputs with the
-// special values (NaN, +-Inf, -0, denormals, overflow thresholds), and the
-// LlvmKernels fixture, which ctest runs again with TJ_ISA=avx2 and avx512.
+// special values (NaN, +-Inf, -0, denormals, overflow thresholds), a look
+// into the optimized IR, and the LlvmKernels fixture, which ctest runs again with TJ_ISA=avx2 and avx512.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <bit>
 #include <cfloat>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -75,6 +79,27 @@ inline std::string expect_llvm_matches(const Fn& fn, const std::vector<Tensor>& 
     }
   }
   return report;
+}
+
+// Whether the optimized IR of fn's kernels (TJ_DUMP=opt into a fresh
+// directory) contains `text`, such as a block's label: that a test's
+// inputs reach the code path it is meant for.
+inline bool optimized_ir_contains(const Fn& fn, const std::vector<Tensor>& inputs, const std::string& text) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("tj_ir_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  setenv("TJ_DUMP", "opt", 1);
+  setenv("TJ_DUMP_DIR", dir.c_str(), 1);
+  tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "llvm"})(inputs);
+  unsetenv("TJ_DUMP");
+  unsetenv("TJ_DUMP_DIR");
+  bool found = false;
+  for (const auto& file : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(file.path());
+    found |= std::string(std::istreambuf_iterator<char>(in), {}).find(text) != std::string::npos;
+  }
+  std::filesystem::remove_all(dir);
+  return found;
 }
 
 // ctest runs this suite again with TJ_ISA=avx2 and TJ_ISA=avx512 (see

@@ -95,6 +95,7 @@ TEST(LlvmIsa, LargeOutputsStreamPastTheCaches) {
       }
       if (std::regex_search(name, std::regex("^examples/demo/(gelu|softmax|layernorm)"))) {
         EXPECT_TRUE(large && !streams) << name << " (" << isa.name << ") should store through the cache";
+        EXPECT_EQ(code.find("sfence"), std::string::npos) << name << " (" << isa.name << ") streams nothing: no fence";
         EXPECT_NE(code.find("prefetchw"), std::string::npos) << name << " (" << isa.name << ") should ask for its output lines ahead";
       }
       if (!large) {

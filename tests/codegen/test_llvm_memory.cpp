@@ -1,5 +1,6 @@
 // The LLVM backend's kernels and memory, against the reference
-// interpreter: outputs large enough for streaming stores (aligned and not),
+// interpreter: outputs large enough for streaming stores (aligned and
+// not, and those stored through the cache all the same),
 // long rows read as several streams, temporaries off the caller's stack, no page
 // faults in steady state, and no mapping writable and executable at once.
 #include <gtest/gtest.h>
@@ -19,20 +20,27 @@ using tj::Tensor;
 using namespace tj::llvm_kernel_checks;
 
 TEST_F(LlvmKernels, LargeOutputsWithStreamingStores) {
-  // Outputs of 8 MiB or more are written with non-temporal stores where the
-  // kernel's first address is aligned; an application's parallel_for that
-  // splits at odd elements makes every chunk but the first unaligned, so
-  // both ways of storing run, and both must give the interpreter's values.
-  const Tensor flat = special_values({(int64_t{1} << 21) + 5}, 20), rows = Tensor::randn({2049, 1024}, 21);
+  // Outputs of 8 MiB or more from short one-pass bodies are written with
+  // non-temporal stores where the kernel's first address is aligned; an
+  // application's parallel_for that splits at odd elements makes every
+  // chunk but the first unaligned, so both ways of storing run, and both
+  // must give the interpreter's values. Long math (exp) and row kernels
+  // (softmax) store through the cache, in whole chunks or odd ones.
+  const Tensor flat = special_values({(int64_t{1} << 21) + 5}, 20), rows = Tensor::randn({2049, 1024}, 21), bias = Tensor::randn({1024}, 24);
+  const auto bias_relu = [](const auto& in) { return std::vector{tj::relu(in[0] + in[1]) * 0.5}; };
   const auto elementwise = [](const auto& in) { return std::vector{tj::exp(in[0]) * 2.0 + 1.0}; };
   const auto softmax = [](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; };
-  expect_llvm_matches(elementwise, {flat}, "a large elementwise kernel");
-  expect_llvm_matches(softmax, {rows}, "a large softmax", false, kSoftmaxUlps);
+  const auto check_all = [&](const std::string& how) {
+    expect_llvm_matches(bias_relu, {rows, bias}, "a large short-body kernel" + how);
+    expect_llvm_matches(bias_relu, {flat, flat}, "a large short-body kernel over elements" + how);
+    expect_llvm_matches(elementwise, {flat}, "a large elementwise exp" + how);
+    expect_llvm_matches(softmax, {rows}, "a large softmax" + how, false, kSoftmaxUlps);
+  };
+  check_all("");
   tj::set_parallel_for([](int64_t count, int64_t, const tj::RangeBody& body) {
     for (int64_t begin = 0; begin < count; begin += 1000003) body(begin, std::min(count, begin + 1000003));
   });
-  expect_llvm_matches(elementwise, {flat}, "a large elementwise kernel in chunks at odd elements");
-  expect_llvm_matches(softmax, {rows}, "a large softmax in chunks", false, kSoftmaxUlps);
+  check_all(" in chunks at odd elements");
   tj::set_parallel_for({});
   // Rows of an odd length (not whole vectors) store through the cache.
   expect_llvm_matches([](const auto& in) { return std::vector{tj::relu(in[0] + in[1])}; },

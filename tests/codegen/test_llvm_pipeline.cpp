@@ -3,12 +3,7 @@
 // and that filling, draining, clamping and every kind of input and output
 // give the interpreter's values.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <regex>
 #include <string>
 #include <vector>
@@ -21,25 +16,8 @@ using namespace tj::llvm_kernel_checks;
 
 namespace {
 
-// Whether fn's kernels include a software-pipelined loop: its optimized IR
-// (TJ_DUMP=opt into a fresh directory) has the pipeline's blocks.
-bool pipelined(const Fn& fn, const std::vector<Tensor>& inputs) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("tj_pipelined_" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  setenv("TJ_DUMP", "opt", 1);
-  setenv("TJ_DUMP_DIR", dir.c_str(), 1);
-  tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "llvm"})(inputs);
-  unsetenv("TJ_DUMP");
-  unsetenv("TJ_DUMP_DIR");
-  bool found = false;
-  for (const auto& file : std::filesystem::directory_iterator(dir)) {
-    std::ifstream in(file.path());
-    found |= std::string(std::istreambuf_iterator<char>(in), {}).find("pipeline.header:") != std::string::npos;
-  }
-  std::filesystem::remove_all(dir);
-  return found;
-}
+// Whether fn's kernels include a software-pipelined loop: its optimized IR has the pipeline's blocks.
+bool pipelined(const Fn& fn, const std::vector<Tensor>& inputs) { return optimized_ir_contains(fn, inputs, "pipeline.header:"); }
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -33,8 +34,10 @@ TEST(Parallel, BackToBackCallsAndCallsAfterSleepRunEveryChunkOnce) {
   // and neither may lose a chunk or a wake-up (which would hang).
   tj::set_num_threads(2);
   std::atomic<int64_t> covered = 0;
+  // Pauses of 0 to 100 us land on both sides of the 50 us spin, and on it.
+  std::mt19937 rng(5);
   for (int call = 0; call < 4000; ++call) {
-    if (call % 500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // past the spin
+    if (call % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 100));
     tj::parallel_for(2, 1, [&](int64_t begin, int64_t end) { covered += end - begin; });
   }
   EXPECT_EQ(covered.load(), 8000);
