@@ -32,7 +32,7 @@ int hardware_threads() {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-// TJ_NUM_THREADS, or the hardware's count when unset or 0.
+// TJ_NUM_THREADS, or the cores this process may run on when unset or 0.
 int default_threads() {
   const char* env = std::getenv("TJ_NUM_THREADS");
   if (!env) return hardware_threads();

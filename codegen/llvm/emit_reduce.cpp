@@ -70,8 +70,9 @@ void Emitter::accumulate(const Step& s, size_t step, Value* x, Value* mask, int 
   }
   // Float sums accumulate in double lanes (each lane's rounding error is
   // ~n * 2^-53 of the sum of magnitudes, far below float32's); the lanes are
-  // then added with compensation where they may cancel. The reference compensates every step, so
-  // only sums that cancel values 2^29 times larger than the result differ.
+  // then added with compensation where they may cancel. The reference
+  // compensates every step, so only sums that cancel values 2^29 times
+  // larger than the result differ.
   //
   // Converting to double bounds a sum's loop (one 8-lane vcvtps2pd per
   // cycle on Zen 5: a sixth of softmax's row). Sums in pairs convert half

@@ -320,8 +320,9 @@ class Emitter {
   // cache. Masked tails always do.
   // A value whose math in the storing pass has a long chain (exp, log,
   // tanh, sigmoid, erf, pow: GELU, an element-wise exp) is stored through
-  // the cache all the same (stores_through_cache). On Zen 5 streaming stores cost such math-bound
-  // loops about 5 cycles each: bench_kernels' fused GELU at [4096, 4096]
+  // the cache all the same (stores_through_cache). On Zen 5 streaming
+  // stores cost such math-bound loops about 5 cycles each: bench_kernels'
+  // fused GELU at [4096, 4096]
   // (6 runs each, interleaved ABBA) took 4.55-4.83 ms at 1 thread with
   // cached stores against 4.91-6.67 streaming, and 2.20-3.39 against
   // 2.44-3.73 at 2; with AVX2 9.6-9.8 against 11.6-11.8 at 1 thread; erf
