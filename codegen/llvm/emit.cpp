@@ -51,6 +51,8 @@ void Emitter::emit() {
     ready_.assign(k_.steps.size(), false);
     compute_row_steps();  // constants
     inner_loop(fn_->getArg(1), fn_->getArg(2), k_.passes - 1);
+  } else if (interleaves_rows()) {
+    emit_rows_interleaved(fn_->getArg(1), fn_->getArg(2));
   } else {
     counted_loop(fn_->getArg(1), fn_->getArg(2), 1, [&](Value* block) {
       if (k_.row_block == 1) return emit_row(block);
@@ -125,6 +127,10 @@ void Emitter::emit_row(Value* row, bool compute_matmul) {
     if (pass_has_work(pass)) inner_loop(b_.getInt64(0), inner, pass, inner_multiple());
     compute_row_steps();
   }
+  store_row_outputs();
+}
+
+void Emitter::store_row_outputs() {
   for (const LoopKernel::Store& store : k_.stores) {
     if (!k_.steps[store.step].row_level) continue;
     Value* v = b_.CreateExtractElement(b_.CreateLoad(vector_of(k_.steps[store.step].dtype), row_values_.at(store.step)), uint64_t{0});
@@ -159,7 +165,7 @@ Value* Emitter::constant_vector(const Step& step) {
   return splat(llvm::ConstantFP::get(scalar_of(step.dtype), step.constant));
 }
 
-void Emitter::inner_loop(Value* from, Value* to, int pass, int64_t multiple_of) {
+void Emitter::inner_loop(Value* from, Value* to, int pass, int64_t multiple_of, const Alongside& alongside) {
   for (auto& [s, slots] : accumulators_)
     if (k_.steps[s].pass == pass)
       for (Value* slot : slots) b_.CreateStore(identity(k_.steps[s]), slot);
@@ -168,14 +174,20 @@ void Emitter::inner_loop(Value* from, Value* to, int pass, int64_t multiple_of) 
       for (Value* slot : slots) b_.CreateStore(llvm::Constant::getNullValue(witness_type()), slot);
   Unroll shape = unroll(pass);
   shape.multiple_of = multiple_of;
-  if (may_pipeline(pass, Part::all)) {
+  auto body_and_alongside = [&](Part part) {
+    return [&, part](Value* j, Value* mask, int slot) {
+      body(j, mask, pass, slot, part);
+      if (alongside) alongside(j, mask);
+    };
+  };
+  if (may_pipeline(pass, Part::all) && !alongside) {
     pipelined_loop(from, to, pass, Part::all, multiple_of);
   } else if (reduces_cached_values(pass)) {
-    if (may_pipeline(pass, Part::compute)) pipelined_loop(from, to, pass, Part::compute, multiple_of);
-    else vector_loop(from, to, [&](Value* j, Value* mask, int) { body(j, mask, pass, 0, Part::compute); }, {1, multiple_of});
+    if (may_pipeline(pass, Part::compute) && !alongside) pipelined_loop(from, to, pass, Part::compute, multiple_of);
+    else vector_loop(from, to, body_and_alongside(Part::compute), {1, multiple_of});
     vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::reduce); }, {unroll(pass).vectors, multiple_of});
   } else {
-    vector_loop(from, to, [&](Value* j, Value* mask, int slot) { body(j, mask, pass, slot, Part::all); }, shape);
+    vector_loop(from, to, body_and_alongside(Part::all), shape);
   }
   finish_reductions(pass);
   rerun_if_pairs_overflowed(from, to, pass, multiple_of);
@@ -325,6 +337,8 @@ void Emitter::plan_row_cache() {
   for (const auto& [s, passes] : passes_of)
     if (passes.size() > 1 && k_.steps[s].dtype == DType::f32)
       row_cache_[s] = {*passes.begin(), scratch(b_.getFloatTy(), k_.inner())};
+  if (interleaves_rows())
+    for (auto& [s, cached] : row_cache_) cached.buffers[0] = cached.buffer, cached.buffers[1] = scratch(b_.getFloatTy(), k_.inner());
 }
 
 namespace {
