@@ -90,7 +90,9 @@ TEST_F(LlvmKernels, NonContiguousInputs) {
 }
 
 TEST_F(LlvmKernels, RowKernels) {
-  for (const tj::Shape& shape : std::vector<tj::Shape>{{1, 1}, {3, 7}, {5, 8}, {4, 17}, {2, 3, 33}, {64, 100}, {0, 5}}) {
+  // {3, 16400}: rows too long for the row cache (16K floats), so the final
+  // pass computes its values again, with two rows in flight.
+  for (const tj::Shape& shape : std::vector<tj::Shape>{{1, 1}, {3, 7}, {5, 8}, {4, 17}, {2, 3, 33}, {64, 100}, {0, 5}, {3, 16400}}) {
     const std::string at = " on " + tj::shape_to_string(shape);
     const Tensor x = special_values(shape, 6), clean = Tensor::randn(shape, 7);
     expect_llvm_matches([](const auto& in) { return std::vector{in[0].max({-1}), in[0].min({-1}, true)}; }, {x}, "max, min" + at);
