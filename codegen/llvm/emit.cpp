@@ -1,6 +1,6 @@
 // The LLVM emitter of loop kernels (the Emitter of emitter.h: its loop
-// nest, passes and pipelined loops; reductions are in emit_reduce.cpp and
-// memory access in emit_memory.cpp), and the entry points of emit.h that
+// nest, passes and pipelined loops; reductions are in emit_reduce.cpp, rows
+// in flight in emit_rows.cpp, memory access in emit_memory.cpp), and the entry points of emit.h that
 // compile a kernel for the JIT or to assembly.
 #include "codegen/llvm/emit.h"
 
@@ -180,7 +180,7 @@ void Emitter::inner_loop(Value* from, Value* to, int pass, int64_t multiple_of, 
       if (alongside) alongside(j, mask);
     };
   };
-  if (may_pipeline(pass, Part::all) && !alongside) {
+  if (may_pipeline(pass, Part::all) && !alongside) {  // (only a final pass pipelines whole; nothing runs alongside one)
     pipelined_loop(from, to, pass, Part::all, multiple_of);
   } else if (reduces_cached_values(pass)) {
     if (may_pipeline(pass, Part::compute) && !alongside) pipelined_loop(from, to, pass, Part::compute, multiple_of);

@@ -1,7 +1,9 @@
 // Row kernels with two rows in flight (emitter.h): the thread's rows as
 //   for row in [begin, end):
 //     its passes with reductions, the last of them in one loop with the
-//     final pass of row - 1 (its outputs; not in the first row's)
+//     final pass of row - 1 (its outputs; not in the first row's);
+//     its row-level outputs (a rerun of the pass, emit_reduce.cpp, leaves
+//     row - 1 out)
 //   the final pass of row end - 1
 // Softmax's final pass is a divide per vector, which alone runs at the
 // divider's pace while the FMA pipes wait; beside the next row's exp the
@@ -10,15 +12,14 @@
 #include <algorithm>
 #include <utility>
 
-#include "codegen/llvm/emit.h"
 #include "codegen/llvm/emitter.h"
 
 namespace tj::llvm_backend {
 
 bool Emitter::interleaves_rows() const {
-  if (k_.row_block != 1 || k_.passes < 2 || ranges_over_elements(k_)) return false;
+  if (k_.row_block != 1 || k_.passes < 2) return false;  // every pass before the final one reduces (lower.cpp)
   const bool has_matmul = std::any_of(k_.steps.begin(), k_.steps.end(), [](const Step& s) { return s.kind == StepKind::matmul; });
-  return !has_matmul && pass_has_work(k_.passes - 2) && pass_has_work(k_.passes - 1);
+  return !has_matmul && pass_has_work(k_.passes - 1);
 }
 
 void Emitter::swap_row_state(RowState& other) {
@@ -56,10 +57,10 @@ void Emitter::emit_rows_interleaved(Value* begin, Value* end) {
 
   Value* inner = opaque_inner();
   counted_loop(begin, end, 1, [&](Value* row) {
-    Value* last_row = b_.CreateSub(row, b_.getInt64(1));
-    set_row_offsets(last_row);
+    Value* previous_row = b_.CreateSub(row, b_.getInt64(1));
+    set_row_offsets(previous_row);
     previous.offsets = offsets_;
-    use_row_cache_of(odd(last_row));
+    use_row_cache_of(odd(previous_row));
     for (const auto& [s, cached] : row_cache_) previous.cache[s] = cached.buffer;
     Value* has_previous = b_.CreateICmpSGT(row, begin);
     reduction_passes(row, inner, [&](Value* j, Value* mask) {

@@ -13,11 +13,11 @@
 //       finish the pass's reductions; compute row values now available
 //     store row-level outputs
 // Row kernels (several passes) keep two rows in flight instead: the final
-// pass of row r - 1 runs in the loop of row r's last reducing pass
-// (emit_rows.cpp).
-// emit.cpp has the loop nest, reductions and arithmetic; emit_memory.cpp
-// loads, stores and buffers; emit_matmul.cpp the matmul kernels (row
-// blocks, cache blocking, dot products). Internal to the LLVM backend.
+// pass of row r - 1 runs in the loop of row r's last reducing pass.
+// emit.cpp has the loop nest, passes and arithmetic; emit_rows.cpp the
+// rows in flight; emit_reduce.cpp the reductions; emit_memory.cpp loads,
+// stores and buffers; emit_matmul.cpp the matmul kernels (row blocks,
+// cache blocking, dot products). Internal to the LLVM backend.
 #pragma once
 
 #include <cstdint>
@@ -266,7 +266,8 @@ class Emitter {
 
   // Element values that several passes over a row need (softmax's exp(x - max)
   // in its sum pass and its output pass) are computed once, in the first, and
-  // kept in a row buffer (stack or scratch) for the later ones.
+  // kept in a row buffer (stack or scratch) for the later ones; two buffers
+  // per value when two rows are in flight (interleaves_rows).
   void plan_row_cache();
 
   Value* load_doubles(Value* p, Value* mask);
@@ -360,8 +361,8 @@ class Emitter {
   // called directly on 64 MiB 15-18 cycles a vector against 20-23, sigmoid
   // 14.8 against 16.1 (medians), exp even; a synthetic C loop of 14 cycles
   // of FMAs a vector 4.2-4.4 ms against 5.7-6.0. So do the outputs of row
-  // kernels (more than one pass: softmax, layer norm), stored in a burst
-  // at the end of each row's compute: bench_kernels after its triad loop,
+  // kernels (more than one pass: softmax, layer norm). When they were
+  // stored in a burst at the end of each row's compute: bench_kernels after its triad loop,
   // 3 alternating runs, mean ms at 1 / 2 threads, cached against
   // streaming: layer norm 2.12, 1.61, 1.37 against 2.04, 2.31, 2.14 / 0.95,
   // 0.82, 0.90 against 1.25, 0.97, 1.25; softmax 1.25, 1.07, 1.30 against
@@ -431,7 +432,8 @@ class Emitter {
   // branch, pass `pass` runs again (from `from` to `to`) without pairs.
   // Passes with reductions store no outputs (only the last pass does, and
   // it has none) and rewrite the row cache with the same values, so running
-  // one twice changes nothing else.
+  // one twice changes nothing else. The rerun leaves out the previous row's
+  // final pass that the loop carried (emit_rows.cpp): it ran already.
   void rerun_if_pairs_overflowed(Value* from, Value* to, int pass, int64_t multiple_of);
   // Whether sum or mean `s` adds float32 values that are never negative
   // (exp, sigmoid, abs, relu, sqrt, squares): its lanes cannot cancel.
@@ -507,7 +509,7 @@ class Emitter {
     Value* buffers[2] = {nullptr, nullptr};  // rows with two in flight: even and odd rows' buffers
   };
   std::map<int, CachedRow> row_cache_;
-  static constexpr int64_t kMaxCachedRow = 1 << 14;  // floats per cached value: 64 KiB of stack at most
+  static constexpr int64_t kMaxCachedRow = 1 << 14;  // floats per cached value: 64 KiB (in scratch beyond 16 KiB), twice with rows in flight
   static constexpr int64_t kMatmulKBlock = 256;      // rows of B per block: 256 pages at most, within the TLB
   static constexpr int64_t kColumnBlock = 128;       // columns of B per cache block (a multiple of every lane count)
   static constexpr int64_t kBlocksPerGroup = 8;      // row blocks sharing each block of B
