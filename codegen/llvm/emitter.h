@@ -12,12 +12,10 @@
 //       masked (nothing, when the row is whole vectors)
 //       finish the pass's reductions; compute row values now available
 //     store row-level outputs
-// Row kernels (several passes) keep two rows in flight instead: the final
-// pass of row r - 1 runs in the loop of row r's last reducing pass.
-// emit.cpp has the loop nest, passes and arithmetic; emit_rows.cpp the
-// rows in flight; emit_reduce.cpp the reductions; emit_memory.cpp loads,
-// stores and buffers; emit_matmul.cpp the matmul kernels (row blocks,
-// cache blocking, dot products). Internal to the LLVM backend.
+// Row kernels (several passes) keep two rows in flight (emit_rows.cpp).
+// emit.cpp: loop nest, passes, arithmetic; emit_reduce.cpp: reductions;
+// emit_memory.cpp: loads, stores, buffers; emit_matmul.cpp: matmul kernels
+// (row blocks, cache blocking, dot products). Internal to the LLVM backend.
 #pragma once
 
 #include <cstdint>
@@ -156,26 +154,10 @@ class Emitter {
 
   // Row kernels with two rows in flight (emit_rows.cpp): row r's last pass
   // with reductions and row r - 1's final pass share one loop over the
-  // inner dim, each vector index doing both. The final pass's divides and
-  // stores then overlap the next row's math instead of running alone at
-  // the end of each row. Row values, row offsets and the row cache exist
-  // for both rows (the cache's buffers alternate by row). In cache (32
-  // rows, 10-12 alternating runs, cycles a vector): softmax 11.3 -> 10.2,
-  // layer norm 9.8 -> 7.0; at 512 rows (L2) 11.2 -> 10.5 and 10.3 -> 7.2.
-  // From memory (bench_kernels, 8 alternating runs) the fractions of the
-  // triad stayed within noise: the stores' reads for ownership bound them.
-  // Compile time: softmax's kernel 13.5 -> 16.4 ms.
+  // inner dim. Row values, row offsets and the row cache exist for both
+  // rows (the cache's buffers alternate by row).
   bool interleaves_rows() const;
   void emit_rows_interleaved(Value* begin, Value* end);
-  struct RowState {
-    std::map<const IndexMap*, Value*> offsets;
-    std::map<size_t, Value*> values;  // allocas of the row values
-    std::map<int, Value*> cache;      // each cached step's buffer
-  };
-  void swap_row_state(RowState& other);
-  // Points each cached step's buffer at the row's (odd: i1, whether the
-  // row is an odd number of rows after the thread's first).
-  void use_row_cache_of(Value* odd);
 
   // Whether a pass over the row accumulates or stores anything: a kernel
   // of row reductions only has nothing left for its final pass.
@@ -368,11 +350,9 @@ class Emitter {
   // 0.82, 0.90 against 1.25, 0.97, 1.25; softmax 1.25, 1.07, 1.30 against
   // 1.17, 1.23, 1.49 / 0.89, 0.71, 0.73 against 1.03, 0.80, 0.79. Called
   // directly after a triad, layer norm's kernel: median 1.54 against 1.84
-  // ms. With two rows in flight (emit_rows.cpp) the stores spread over the
-  // next row's loop, and streaming them is still slower: directly after a
-  // triad at 2 threads, 5 alternating runs, best us, cached against
-  // streaming: softmax 684-849 against 843-1006, layer norm 1013-1141
-  // against 1190-1254. Short one-pass bodies stream (bias_relu: 97-101% of the triad).
+  // ms. With two rows in flight the stores spread out, and streaming is
+  // still slower (emit_rows.cpp). Short one-pass bodies stream (bias_relu:
+  // 97-101% of the triad).
   static constexpr int64_t kStreamingStoreBytes = int64_t{8} << 20;
   bool computes_long_math(int step, int pass) const;
   // Whether stored value `step` goes through the cache whatever its size:
@@ -432,8 +412,7 @@ class Emitter {
   // branch, pass `pass` runs again (from `from` to `to`) without pairs.
   // Passes with reductions store no outputs (only the last pass does, and
   // it has none) and rewrite the row cache with the same values, so running
-  // one twice changes nothing else. The rerun leaves out the previous row's
-  // final pass that the loop carried (emit_rows.cpp): it ran already.
+  // one twice changes nothing else (nor the previous row's final pass, not rerun).
   void rerun_if_pairs_overflowed(Value* from, Value* to, int pass, int64_t multiple_of);
   // Whether sum or mean `s` adds float32 values that are never negative
   // (exp, sigmoid, abs, relu, sqrt, squares): its lanes cannot cancel.
