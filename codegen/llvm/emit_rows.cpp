@@ -10,7 +10,8 @@
 // two overlap, and the stores spread over the row instead of coming in a
 // burst at its end. In cache (32 rows, 10-12 alternating runs, cycles a
 // vector): softmax 11.3 -> 10.2, layer norm 9.8 -> 7.0; at 512 rows (L2)
-// 11.2 -> 10.5 and 10.3 -> 7.2. From memory (bench_kernels, 13 alternating
+// 11.2 -> 10.5 and 10.3 -> 7.2; with AVX2 (16 floats) 22.8 -> 19.4 and
+// 14.2 -> 10.7. From memory (bench_kernels, 13 alternating
 // runs) the fractions of the triad stayed within noise: the stores' reads
 // for ownership bound them. Streaming those stores is still slower:
 // directly after a triad at 2 threads, 5 alternating runs, best us, cached
