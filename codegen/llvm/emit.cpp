@@ -1,7 +1,8 @@
 // The LLVM emitter of loop kernels (the Emitter of emitter.h: its loop
-// nest, passes and pipelined loops; reductions are in emit_reduce.cpp, rows
-// in flight in emit_rows.cpp, memory access in emit_memory.cpp), and the entry points of emit.h that
-// compile a kernel for the JIT or to assembly.
+// nest, passes and pipelined loops; reductions are in emit_reduce.cpp,
+// rows in flight in emit_rows.cpp, memory access in emit_memory.cpp), and
+// the entry points of emit.h that compile a kernel for the JIT or to
+// assembly.
 #include "codegen/llvm/emit.h"
 
 #include <chrono>

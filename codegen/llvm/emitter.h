@@ -343,9 +343,9 @@ class Emitter {
   // called directly on 64 MiB 15-18 cycles a vector against 20-23, sigmoid
   // 14.8 against 16.1 (medians), exp even; a synthetic C loop of 14 cycles
   // of FMAs a vector 4.2-4.4 ms against 5.7-6.0. So do the outputs of row
-  // kernels (more than one pass: softmax, layer norm). When they were
-  // stored in a burst at the end of each row's compute: bench_kernels after its triad loop,
-  // 3 alternating runs, mean ms at 1 / 2 threads, cached against
+  // kernels (more than one pass: softmax, layer norm); stored in a burst at
+  // the end of each row's compute (before two rows were in flight), after
+  // bench_kernels' triad loop, 3 alternating runs, mean ms at 1 / 2 threads, cached against
   // streaming: layer norm 2.12, 1.61, 1.37 against 2.04, 2.31, 2.14 / 0.95,
   // 0.82, 0.90 against 1.25, 0.97, 1.25; softmax 1.25, 1.07, 1.30 against
   // 1.17, 1.23, 1.49 / 0.89, 0.71, 0.73 against 1.03, 0.80, 0.79. Called
