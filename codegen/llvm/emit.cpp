@@ -124,11 +124,15 @@ void Emitter::emit_row(Value* row, bool compute_matmul) {
         current_sums_ = row_sums_;
         matmul_rows(step, {row}, inner);
       }
-  for (int pass = 0; pass < k_.passes; ++pass) {
-    if (pass_has_work(pass)) inner_loop(b_.getInt64(0), inner, pass, inner_multiple());
+  row_passes(inner, k_.passes);
+  store_row_outputs();
+}
+
+void Emitter::row_passes(Value* inner, int passes, const Alongside& alongside_last) {
+  for (int pass = 0; pass < passes; ++pass) {
+    if (pass_has_work(pass)) inner_loop(b_.getInt64(0), inner, pass, inner_multiple(), pass == passes - 1 ? alongside_last : nullptr);
     compute_row_steps();
   }
-  store_row_outputs();
 }
 
 void Emitter::store_row_outputs() {

@@ -63,10 +63,7 @@ void Emitter::emit_rows_interleaved(Value* begin, Value* end) {
     use_row_cache_of(odd(row));
     ready_.assign(k_.steps.size(), false);
     compute_row_steps();
-    for (int pass = 0; pass < final_pass; ++pass) {
-      if (pass_has_work(pass)) inner_loop(b_.getInt64(0), inner, pass, inner_multiple(), pass == final_pass - 1 ? alongside : nullptr);
-      compute_row_steps();
-    }
+    row_passes(inner, final_pass, alongside);
     store_row_outputs();
   };
 

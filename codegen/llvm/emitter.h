@@ -151,6 +151,9 @@ class Emitter {
 
   void emit_row(Value* row, bool compute_matmul = true);
   void store_row_outputs();  // the row-level values the kernel stores, at the current row
+  using Alongside = std::function<void(Value* j, Value* mask)>;  // see inner_loop
+  // Passes [0, passes) over the current row; alongside_last runs in the last one's loop.
+  void row_passes(Value* inner, int passes, const Alongside& alongside_last = nullptr);
 
   // Row kernels with two rows in flight (emit_rows.cpp): row r's last pass
   // with reductions and row r - 1's final pass share one loop over the
@@ -172,10 +175,8 @@ class Emitter {
 
   // ---- the inner loop ----
   // multiple_of: what the length of [from, to) is known to be a multiple of.
-  // alongside(j, mask), when given, is emitted after the pass's body for
-  // each vector, in the same loop (that of its math, when the pass reduces
-  // cached values in a second loop; not software-pipelined).
-  using Alongside = std::function<void(Value* j, Value* mask)>;
+  // alongside(j, mask), when given, is emitted after the pass's body for each vector, in the
+  // same loop (that of its math, when the pass reduces cached values in a second; not pipelined).
   void inner_loop(Value* from, Value* to, int pass, int64_t multiple_of = 1, const Alongside& alongside = nullptr);
 
   // How a loop takes several vectors per trip: side by side (j, j + lanes,
