@@ -54,6 +54,8 @@ void Emitter::emit() {
     inner_loop(fn_->getArg(1), fn_->getArg(2), k_.passes - 1);
   } else if (interleaves_rows()) {
     emit_rows_interleaved(fn_->getArg(1), fn_->getArg(2));
+  } else if (reduces_rows_in_groups()) {
+    emit_row_groups(fn_->getArg(1), fn_->getArg(2));
   } else {
     counted_loop(fn_->getArg(1), fn_->getArg(2), 1, [&](Value* block) {
       if (k_.row_block == 1) return emit_row(block);
@@ -170,19 +172,23 @@ Value* Emitter::constant_vector(const Step& step) {
   return splat(llvm::ConstantFP::get(scalar_of(step.dtype), step.constant));
 }
 
-void Emitter::inner_loop(Value* from, Value* to, int pass, int64_t multiple_of, const Alongside& alongside) {
+void Emitter::reset_accumulators(int pass) {
   for (auto& [s, slots] : accumulators_)
     if (k_.steps[s].pass == pass)
       for (Value* slot : slots) b_.CreateStore(identity(k_.steps[s]), slot);
   for (auto& [s, slots] : nan_witnesses_)
     if (k_.steps[s].pass == pass)
       for (Value* slot : slots) b_.CreateStore(llvm::Constant::getNullValue(witness_type()), slot);
+}
+
+void Emitter::inner_loop(Value* from, Value* to, int pass, int64_t multiple_of, const Alongside& alongside) {
+  reset_accumulators(pass);
   Unroll shape = unroll(pass);
   shape.multiple_of = multiple_of;
   auto body_and_alongside = [&](Part part) {
     return [&, part](Value* j, Value* mask, int slot) {
       body(j, mask, pass, slot, part);
-      if (alongside) alongside(j, mask);
+      if (alongside) alongside(j, mask, slot);
     };
   };
   if (may_pipeline(pass, Part::all) && !alongside) {  // (only a final pass pipelines whole; nothing runs alongside one)

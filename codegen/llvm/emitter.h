@@ -151,16 +151,20 @@ class Emitter {
 
   void emit_row(Value* row, bool compute_matmul = true);
   void store_row_outputs();  // the row-level values the kernel stores, at the current row
-  using Alongside = std::function<void(Value* j, Value* mask)>;  // see inner_loop
+  using Alongside = std::function<void(Value* j, Value* mask, int slot)>;  // see inner_loop
   // Passes [0, passes) over the current row; alongside_last runs in the last one's loop.
   void row_passes(Value* inner, int passes, const Alongside& alongside_last = nullptr);
 
   // Row kernels with two rows in flight (emit_rows.cpp): row r's last pass
-  // with reductions and row r - 1's final pass share one loop over the
-  // inner dim. Row values, row offsets and the row cache exist for both
-  // rows (the cache's buffers alternate by row).
+  // with reductions and row r - 1's final pass share one loop over the inner
+  // dim, with row values, offsets and row cache (alternating) for both rows.
   bool interleaves_rows() const;
   void emit_rows_interleaved(Value* begin, Value* end);
+  // Kernels of long row reductions alone read kRowsInFlight rows in one loop (emit_rows.cpp).
+  bool reduces_rows_in_groups() const;
+  void emit_row_groups(Value* begin, Value* end);
+  static constexpr int kRowsInFlight = 4;
+  static constexpr int64_t kMinGroupedRow = 1024;  // shorter rows are one stream anyway
 
   // Whether a pass over the row accumulates or stores anything: a kernel
   // of row reductions only has nothing left for its final pass.
@@ -175,17 +179,13 @@ class Emitter {
 
   // ---- the inner loop ----
   // multiple_of: what the length of [from, to) is known to be a multiple of.
-  // alongside(j, mask), when given, is emitted after the pass's body for each vector, in the
+  // alongside(j, mask, slot), when given, is emitted after the pass's body for each vector, in the
   // same loop (that of its math, when the pass reduces cached values in a second; not pipelined).
   void inner_loop(Value* from, Value* to, int pass, int64_t multiple_of = 1, const Alongside& alongside = nullptr);
+  void reset_accumulators(int pass);  // to the identities of pass `pass`'s reductions
 
   // How a loop takes several vectors per trip: side by side (j, j + lanes,
-  // ...). One stream per thread: on Zen 3, a long row read as four streams
-  // apart (one from each quarter of the range) summed 2^24 floats in 0.85x
-  // the time at 1 thread. On Zen 5 it is no faster at 1 thread, and at 2
-  // (bench_kernels' sum, interleaved) it was slower in one set of 8 runs
-  // (medians 0.96-1.28 ms against 0.75-1.04 side by side) and even in
-  // another of 6 (0.72-0.90 against 0.75-1.08), so that layout is gone.
+  // ...), one stream (more streams: emit_row_groups).
   // multiple_of: what the range's length is known to be a multiple of
   // (1: nothing known). A range of whole vectors gets no masked tail, one of
   // whole trips no remainder loop either.

@@ -31,6 +31,17 @@ namespace {
 
 const std::vector<tj::Shape> kShapes = {{0}, {1}, {7}, {8}, {9}, {15}, {17}, {31}, {3, 5}, {4, 33}, {2, 0, 3}, {2, 3, 19}, {1000}};
 
+// x without its +-1e30: sums with NaN and Inf, but not with +-1e30 in one
+// row: cancelling them exposes the summation order (the reference
+// compensates every step, the kernels only across vector lanes), which no
+// float32 library fixes.
+Tensor without_huge_values(const Tensor& x) {
+  Tensor y = x.contiguous();
+  for (int64_t i = 0; i < y.numel(); ++i)
+    if (std::fabs(y.data<float>()[i]) == 1e30f) y.data<float>()[i] = 7.0f;
+  return y;
+}
+
 }  // namespace
 
 TEST_F(LlvmKernels, UnaryOps) {
@@ -96,13 +107,7 @@ TEST_F(LlvmKernels, RowKernels) {
     const std::string at = " on " + tj::shape_to_string(shape);
     const Tensor x = special_values(shape, 6), clean = Tensor::randn(shape, 7);
     expect_llvm_matches([](const auto& in) { return std::vector{in[0].max({-1}), in[0].min({-1}, true)}; }, {x}, "max, min" + at);
-    // Sums with NaN and Inf, but not with +-1e30 in one row: cancelling them
-    // exposes the summation order (the reference compensates every step, the
-    // kernels only across vector lanes), which no float32 library fixes.
-    Tensor y = x.contiguous();
-    for (int64_t i = 0; i < y.numel(); ++i)
-      if (std::fabs(y.data<float>()[i]) == 1e30f) y.data<float>()[i] = 7.0f;
-    expect_llvm_matches([](const auto& in) { return std::vector{in[0].sum({-1}, true)}; }, {y}, "sum" + at);
+    expect_llvm_matches([](const auto& in) { return std::vector{in[0].sum({-1}, true)}; }, {without_huge_values(x)}, "sum" + at);
     expect_llvm_matches([](const auto& in) { return std::vector{in[0].mean({-1}, true)}; }, {clean}, "mean" + at);
     expect_llvm_matches([](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; }, {clean}, "softmax" + at);
     const int64_t n = shape.back();
@@ -120,6 +125,36 @@ TEST_F(LlvmKernels, RowKernels) {
                       {special_values({33, 5}, 10)}, "column reductions");
   expect_llvm_matches([](const auto& in) { return std::vector{tj::exp(in[0]), tj::exp(in[0]).sum({1})}; },
                       {Tensor::randn({6, 300}, 11)}, "exp and its row sums, written once");
+}
+
+TEST_F(LlvmKernels, LongRowReductionsReadFourRowsAtOnce) {
+  // Kernels of row reductions alone, over rows of 1024 floats or more, read
+  // four rows in one loop (emit_rows.cpp): whole groups and rows left over
+  // (6, 13), tails (1030, 1100), NaN and Inf in every row, paired sums of
+  // squares, rows read with a stride (reductions over the leading axis),
+  // and full sums, which split into such rows.
+  const auto reductions = [](const auto& in) {
+    return std::vector{in[0].max({-1}), in[0].min({-1}, true), in[0].sum({-1}), (in[0] * in[0]).sum({-1}), (in[0] * in[0]).mean({-1})};
+  };
+  for (const tj::Shape& shape : std::vector<tj::Shape>{{4, 1024}, {6, 1030}, {13, 1100}, {2, 5, 1040}}) {
+    const std::string at = " on " + tj::shape_to_string(shape);
+    expect_llvm_matches(reductions, {without_huge_values(special_values(shape, 30))}, "row reductions" + at);
+    expect_llvm_matches(reductions, {Tensor::randn(shape, 31)}, "row reductions of clean values" + at);
+  }
+  const auto columns = [](const auto& in) { return std::vector{in[0].sum({0}), in[0].max({0}, true), in[0].mean({0})}; };
+  expect_llvm_matches(columns, {without_huge_values(special_values({1100, 9}, 32))}, "column reductions of 1100 rows");
+  const auto full = [](const auto& in) { return std::vector{in[0].sum(), in[0].max(), (in[0] * in[0]).mean()}; };
+  expect_llvm_matches(full, {Tensor::randn({int64_t{1} << 20}, 33)}, "full reductions of 2^20 floats");
+  expect_llvm_matches(full, {without_huge_values(special_values({int64_t{1} << 19}, 34))}, "full reductions with NaN and Inf");
+  // Rows 2 and 5 of 8 have squares near FLT_MAX: their pairs overflow, their
+  // means do not, and each reruns unpaired inside its group (the third row
+  // of the first, the second of the next) while the other rows keep theirs.
+  Tensor big = Tensor::randn({8, 1030}, 35);
+  for (int64_t row : {2, 5})
+    for (int64_t i = 0; i < 1030; ++i) big.data<float>()[row * 1030 + i] = i % 2 ? 1.5e19f : -1.8e19f;
+  const auto mean_of_squares = [](const auto& in) { return std::vector{(in[0] * in[0]).mean({-1})}; };
+  ASSERT_TRUE(optimized_ir_contains(mean_of_squares, {big}, "pairs.done")) << "the mean of squares is not paired: this case tests nothing";
+  expect_llvm_matches(mean_of_squares, {big}, "means of squares near FLT_MAX in groups of rows");
 }
 
 TEST_F(LlvmKernels, MaxMinSeeNaNAnywhereAndKeepTheReferencesZeros) {
