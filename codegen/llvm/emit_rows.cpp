@@ -164,6 +164,9 @@ void Emitter::emit_row_groups(Value* begin, Value* end) {
     store_row_outputs();
   };
   software_prefetch_ = false;  // the hardware's prefetchers follow four streams better (rows left over too)
+  // Rows left over after the whole groups run one by one: a group that
+  // repeated its last row instead would compute it four times, and a thread
+  // with a single row (sums of [2, 2^23] at 2 threads) took 1.8x as long.
   Value* inner = opaque_inner();
   Value* whole_groups = b_.CreateMul(b_.CreateSDiv(b_.CreateSub(end, begin), b_.getInt64(kRowsInFlight)), b_.getInt64(kRowsInFlight));
   Value* groups_end = b_.CreateAdd(begin, whole_groups);
