@@ -42,8 +42,8 @@ struct NativeKernel {
 
 std::string describe_native(const NativeKernel& native) {
   if (!native.code) return "interp: " + native.why_not;
-  return fmt::format("llvm, {} with {}-lane float32 vectors, domain {} ({} pass{})", host_isa().name, host_isa().f32_lanes,
-                     shape_to_string(native.loop.domain), native.loop.passes, native.loop.passes == 1 ? "" : "es");
+  return fmt::format("llvm, {} with {}-lane float32 vectors, domain {} ({} pass{}), {}", host_isa().name, host_isa().f32_lanes,
+                     shape_to_string(native.loop.domain), native.loop.passes, native.loop.passes == 1 ? "" : "es", native.code->schedule());
 }
 
 using Clock = std::chrono::steady_clock;

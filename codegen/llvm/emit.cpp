@@ -8,6 +8,8 @@
 #include <chrono>
 #include <mutex>
 
+#include <fmt/format.h>
+
 #include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/IntrinsicsX86.h>
 #include <llvm/Target/TargetMachine.h>
@@ -45,23 +47,29 @@ void Emitter::emit() {
     if (step.kind == StepKind::matmul && !blocked_matmul())
       row_sums_ = scratch(b_.getDoubleTy(), k_.inner() * k_.row_block);
   if (blocked_matmul()) {
+    schedule_ = fmt::format("blocks of {} rows, {} blocks sharing each cache block of B", k_.row_block, kBlocksPerGroup);
     emit_blocked_matmul(fn_->getArg(1), fn_->getArg(2));
   } else if (ranges_over_elements(k_)) {
+    schedule_ = "one loop over the elements";
     offsets_.clear();
     for (const IndexMap* m : all_maps()) offsets_[m] = b_.getInt64(m->offset);
     ready_.assign(k_.steps.size(), false);
     compute_row_steps();  // constants
     inner_loop(fn_->getArg(1), fn_->getArg(2), k_.passes - 1);
   } else if (interleaves_rows()) {
+    schedule_ = "two rows in flight";
     emit_rows_interleaved(fn_->getArg(1), fn_->getArg(2));
   } else if (reduces_rows_in_groups()) {
+    schedule_ = fmt::format("{} rows per loop", kRowsInFlight);
     emit_row_groups(fn_->getArg(1), fn_->getArg(2));
   } else {
+    schedule_ = k_.row_block == 1 ? "one row per loop" : fmt::format("blocks of {} rows", k_.row_block);
     counted_loop(fn_->getArg(1), fn_->getArg(2), 1, [&](Value* block) {
       if (k_.row_block == 1) return emit_row(block);
       emit_row_block(block);
     });
   }
+  if (may_pipeline(k_.passes - 1, Part::all) && !blocked_matmul() && !interleaves_rows()) schedule_ += ", software-pipelined";
   if (streaming_stores_ok_) b_.CreateIntrinsic(llvm::Intrinsic::x86_sse_sfence, {}, {});  // order them before the pool's join
   b_.CreateRetVoid();
   if (scratch_request_) scratch_request_->setArgOperand(0, b_.getInt64(scratch_bytes_));
@@ -356,16 +364,18 @@ namespace {
 
 class Compiled : public CompiledKernel {
  public:
-  Compiled(std::unique_ptr<LoadedModule> module, CompilePhases phases, int64_t scratch_bytes)
-      : module_(std::move(module)), phases_(phases), scratch_bytes_(scratch_bytes) {}
+  Compiled(std::unique_ptr<LoadedModule> module, CompilePhases phases, int64_t scratch_bytes, std::string schedule)
+      : module_(std::move(module)), phases_(phases), scratch_bytes_(scratch_bytes), schedule_(std::move(schedule)) {}
   KernelFn function() const override { return reinterpret_cast<KernelFn>(module_->entry()); }
   const CompilePhases& phases() const override { return phases_; }
   int64_t scratch_bytes() const override { return scratch_bytes_; }
+  const std::string& schedule() const override { return schedule_; }
 
  private:
   std::unique_ptr<LoadedModule> module_;
   CompilePhases phases_;
   int64_t scratch_bytes_;
+  std::string schedule_;
 };
 
 }  // namespace
@@ -388,7 +398,7 @@ std::unique_ptr<CompiledKernel> compile_loop_kernel(const LoopKernel& kernel) {
   emitter.emit();
   phases.emit_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   std::unique_ptr<LoadedModule> loaded = load_module(std::move(context), std::move(module), "kernel", phases.optimize_ms, phases.machine_code_ms);
-  return std::make_unique<Compiled>(std::move(loaded), phases, emitter.scratch_bytes());
+  return std::make_unique<Compiled>(std::move(loaded), phases, emitter.scratch_bytes(), emitter.schedule());
 }
 
 std::string assemble_loop_kernel(const LoopKernel& kernel, const Isa& isa) {

@@ -30,6 +30,8 @@ class CompiledKernel {
   // Bytes of per-thread scratch (runtime/kernel_scratch.h) the kernel uses:
   // reserve them on the calling thread before each call.
   virtual int64_t scratch_bytes() const = 0;
+  // How the kernel runs its rows ("two rows in flight", ...), for explain.
+  virtual const std::string& schedule() const = 0;
 };
 
 // Compiles `kernel`; throws tj::Error if LLVM fails.

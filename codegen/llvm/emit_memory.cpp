@@ -36,6 +36,31 @@ bool Emitter::streams_out(const IndexMap& m) const {
   return std::all_of(m.strides.begin(), m.strides.begin() + row_dims, [&](int64_t s) { return s % lanes_ == 0; });
 }
 
+// Streaming stores (emitter.h).
+// A value whose math in the storing pass has a long chain (exp, log,
+// tanh, sigmoid, erf, pow: GELU, an element-wise exp) is stored through
+// the cache all the same (stores_through_cache). On Zen 5 streaming
+// stores cost such math-bound loops about 5 cycles each: bench_kernels'
+// fused GELU at [4096, 4096]
+// (6 runs each, interleaved ABBA) took 4.55-4.83 ms at 1 thread with
+// cached stores against 4.91-6.67 streaming, and 2.20-3.39 against
+// 2.44-3.73 at 2; with AVX2 9.6-9.8 against 11.6-11.8 at 1 thread; erf
+// called directly on 64 MiB 15-18 cycles a vector against 20-23, sigmoid
+// 14.8 against 16.1 (medians), exp even; a synthetic C loop of 14 cycles
+// of FMAs a vector 4.2-4.4 ms against 5.7-6.0. So do the outputs of row
+// kernels (more than one pass: softmax, layer norm); stored in a burst at
+// the end of each row's compute (before two rows were in flight), after
+// bench_kernels' triad loop, 3 alternating runs, mean ms at 1 / 2 threads, cached against
+// streaming: layer norm 2.12, 1.61, 1.37 against 2.04, 2.31, 2.14 / 0.95,
+// 0.82, 0.90 against 1.25, 0.97, 1.25; softmax 1.25, 1.07, 1.30 against
+// 1.17, 1.23, 1.49 / 0.89, 0.71, 0.73 against 1.03, 0.80, 0.79. Called
+// directly after a triad, layer norm's kernel: median 1.54 against 1.84
+// ms. With two rows in flight the stores spread out, and streaming is
+// still slower (emit_rows.cpp). Short one-pass bodies stream (bias_relu:
+// 97-101% of the triad). MOVDIR64B (a full line written around the cache,
+// which Zen 5 has) stalls the same way: a C loop of GELU's math over 64 MiB
+// after a triad, 1 thread, 13.5 cycles a vector cached, 15.1-15.6
+// streaming, 17.1-17.5 with MOVDIR64B from a line in L1.
 void Emitter::check_streaming_stores() {
   const int64_t vector_bytes = lanes_ * 4;
   for (const LoopKernel::Store& store : k_.stores) {
