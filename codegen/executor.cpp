@@ -209,7 +209,8 @@ class Runner {
     const llvm_backend::KernelFn fn = native->code->function();
     const bool elements = llvm_backend::ranges_over_elements(loop);
     const int64_t count = elements ? loop.inner() : (loop.rows() + loop.row_block - 1) / loop.row_block;
-    const int64_t grain = elements ? kElementsPerChunk : std::max<int64_t>(1, kElementsPerChunk / std::max<int64_t>(loop.inner(), 1));
+    int64_t grain = elements ? kElementsPerChunk : std::max<int64_t>(1, kElementsPerChunk / std::max<int64_t>(loop.inner(), 1));
+    if (llvm_backend::reduces_columns(loop)) grain = std::max(grain, llvm_backend::kColumnGrain);
     const int64_t scratch = native->code->scratch_bytes();
     parallel_for(count, grain, [&](int64_t begin, int64_t end) {
       reserve_kernel_scratch(scratch);  // here, where a failure can throw

@@ -59,6 +59,9 @@ void Emitter::emit() {
   } else if (interleaves_rows()) {
     schedule_ = "two rows in flight";
     emit_rows_interleaved(fn_->getArg(1), fn_->getArg(2));
+  } else if (reduces_columns(k_)) {
+    schedule_ = fmt::format("{} outputs per loop, one per lane", lanes_);
+    emit_column_reductions(fn_->getArg(1), fn_->getArg(2));
   } else if (reduces_rows_in_groups()) {
     schedule_ = fmt::format("{} rows per loop", kRowsInFlight);
     emit_row_groups(fn_->getArg(1), fn_->getArg(2));

@@ -126,6 +126,7 @@ Value* Emitter::element_pointers(const IndexMap& m, Value* j, int64_t stride) {
 }
 
 Value* Emitter::load_vector(const IndexMap& m, Value* j, Value* mask) {
+  if (reducing_columns_) return load_column(m, j, mask);
   const int64_t stride = m.strides.back();
   auto* type = llvm::FixedVectorType::get(memory_of(m.dtype), lanes_);
   const llvm::Align align(m.dtype == DType::boolean ? 1 : 4);

@@ -167,6 +167,14 @@ class Emitter {
   bool reduces_rows_in_groups() const;
   void emit_row_groups(Value* begin, Value* end);
   static constexpr int kRowsInFlight = 4;
+  // Reductions over a dim that is not the contiguous one (column sums) take a
+  // vector of outputs at a time, one per lane (emit_columns.cpp; reduces_columns in emit.h).
+  void emit_column_reductions(Value* begin, Value* end);
+  Value* load_column(const IndexMap& m, Value* i, Value* mask);  // the block's elements at reduced index i
+  bool reducing_columns_ = false;  // then body(i, ...) loads through load_column
+  void finish_columns();  // the accumulators' lanes into the block's row values
+  static constexpr int64_t kColumnChunk = 1024;  // outputs whose accumulators stay in L1 while rows stream by
+  static constexpr int64_t kColumnPrefetchBytes = 16 << 10;
   static constexpr int64_t kMinGroupedRow = 1024;  // shorter rows are one stream anyway
 
   // Whether a pass over the row accumulates or stores anything: a kernel

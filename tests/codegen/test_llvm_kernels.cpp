@@ -157,6 +157,33 @@ TEST_F(LlvmKernels, LongRowReductionsReadFourRowsAtOnce) {
   expect_llvm_matches(mean_of_squares, {big}, "means of squares near FLT_MAX in groups of rows");
 }
 
+TEST_F(LlvmKernels, ColumnReductionsTakeAVectorOfOutputsAtATime) {
+  // Reductions over a dim that is not the contiguous one put one output in
+  // each lane (emit_columns.cpp): output counts around the vector width and
+  // beyond a chunk of 1024 (masked tails), 0, 1 and odd numbers of rows,
+  // NaN and Inf, operands broadcast along either dim, and, through other
+  // paths, strided columns and a leading batch dim.
+  const auto reductions = [](const auto& in) {
+    return std::vector{in[0].sum({0}), in[0].max({0}, true), in[0].min({0}), in[0].mean({0}), (in[0] * in[0]).mean({0}, true)};
+  };
+  for (const tj::Shape& shape : std::vector<tj::Shape>{{1, 1}, {3, 5}, {64, 15}, {7, 16}, {300, 17}, {33, 1000}, {5, 1030}, {9, 2100}}) {
+    const std::string at = " on " + tj::shape_to_string(shape);
+    expect_llvm_matches(reductions, {without_huge_values(special_values(shape, 36))}, "column reductions" + at);
+    expect_llvm_matches(reductions, {Tensor::randn(shape, 37)}, "column reductions of clean values" + at);
+    const int64_t rows = shape[0], columns = shape[1];
+    const auto broadcast = [](const auto& in) { return std::vector{(in[0] * in[1]).sum({0}), (in[0] + in[2]).max({0})}; };
+    expect_llvm_matches(broadcast, {Tensor::randn(shape, 38), Tensor::randn({columns}, 39), Tensor::randn({rows, 1}, 40)}, "broadcast operands" + at);
+  }
+  // No rows: sums are 0 and means NaN (max and min of nothing are errors).
+  expect_llvm_matches([](const auto& in) { return std::vector{in[0].sum({0}), in[0].mean({0})}; }, {Tensor::randn({0, 20}, 44)}, "no rows");
+  const Tensor wide = Tensor::randn({40, 2 * 1030}, 41);
+  expect_llvm_matches(reductions, {wide.slice(1, 0, 2 * 1030, 2)}, "strided columns");
+  expect_llvm_matches([](const auto& in) { return std::vector{in[0].sum({1}), in[0].max({1})}; }, {special_values({3, 50, 40}, 42)},
+                      "a middle dim of three");
+  const std::string report = expect_llvm_matches(reductions, {Tensor::randn({256, 1030}, 43)}, "the explain report");
+  EXPECT_NE(report.find("outputs per loop, one per lane"), std::string::npos) << "this test reaches no column reduction:\n" << report;
+}
+
 TEST_F(LlvmKernels, MaxMinSeeNaNAnywhereAndKeepTheReferencesZeros) {
   // A reduction keeps several accumulators (unrolled vectors, lanes) and a
   // masked tail; a NaN must reach the result from any of them. Row i of

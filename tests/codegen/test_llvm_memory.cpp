@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "codegen/llvm/emit.h"
 #include "ir/parser.h"
 #include "ir/schedule.h"
@@ -138,37 +140,47 @@ TEST_F(LlvmKernels, NoMappingIsWritableAndExecutable) {
   EXPECT_GT(mappings, 0);
 }
 
-TEST_F(LlvmKernels, RowReductionsWriteOnlyTheirRangeOfRows) {
-  // Called on rows [begin, end), a kernel writes those rows' results and
+TEST_F(LlvmKernels, ReductionsWriteOnlyTheirRangeOfOutputs) {
+  // Called on outputs [begin, end), a kernel writes those results and
   // nothing around them: row reductions take four rows per loop
-  // (emit_rows.cpp), then the rows left over. Through tj::jit a last
-  // chunk's overrun would land past the output buffer unseen, so here the
-  // kernel is called directly, between guards.
-  constexpr int64_t kRows = 7, kLength = 1030;
-  tj::Program program = tj::parse_program(
-      "func @f(%x: f32[7,1030]) -> f32[7] {\n  %s = sum %x {axes=[1]} : f32[7]\n  return %s\n}\n");
-  tj::run_pipeline(program);
-  const std::vector<tj::Kernel> kernels = tj::list_kernels(program.functions[0]);
-  ASSERT_EQ(kernels.size(), 1u);
-  std::string why;
-  const std::optional<tj::LoopKernel> loop = tj::lower_kernel(kernels[0], {{tj::contiguous_strides({kRows, kLength}), 0}}, &why);
-  ASSERT_TRUE(loop.has_value()) << why;
-  const auto code = tj::llvm_backend::compile_loop_kernel(*loop);
-  tj::reserve_kernel_scratch(code->scratch_bytes());
-  const Tensor x = Tensor::randn({kRows, kLength}, 40);
-  std::vector<double> sums(kRows, 0.0);
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int64_t i = 0; i < kLength; ++i) sums[r] += x.data<float>()[r * kLength + i];
-  constexpr float kGuard = -12345.0f;
-  for (const auto& [begin, end] : std::vector<std::pair<int64_t, int64_t>>{{0, 7}, {0, 1}, {1, 4}, {2, 7}, {3, 6}, {5, 6}, {4, 4}}) {
-    std::vector<float> out(kRows + 2, kGuard);  // out[0] and out[kRows + 1] guard the output
-    void* args[] = {const_cast<float*>(x.data<float>()), out.data() + 1};
-    code->function()(args, begin, end);
-    for (int64_t r = -1; r <= kRows; ++r) {
-      const float got = out[r + 1];
-      // Both sums are in double (the kernel's compensated), rounded once to float: 1 ulp apart at most.
-      if (r >= begin && r < end) EXPECT_NEAR(got, sums[r], FLT_EPSILON * std::fabs(sums[r]) + 1e-9) << "row " << r << " of [" << begin << ", " << end << ")";
-      else EXPECT_EQ(got, kGuard) << "row " << r << " written, outside [" << begin << ", " << end << ")";
+  // (emit_rows.cpp), then the rows left over; column reductions a vector
+  // of outputs, masked at the end (emit_columns.cpp). Through tj::jit a
+  // last chunk's overrun would land past the output buffer unseen, so here
+  // the kernel is called directly, between guards.
+  struct Case {
+    int64_t rows, columns, axis;
+  };
+  for (const Case& c : {Case{7, 1030, 1}, Case{1030, 37, 0}}) {
+    const int64_t outputs = c.axis == 1 ? c.rows : c.columns, length = c.axis == 1 ? c.columns : c.rows;
+    tj::Program program = tj::parse_program(fmt::format("func @f(%x: f32[{},{}]) -> f32[{}] {{\n  %s = sum %x {{axes=[{}]}} : f32[{}]\n  return %s\n}}\n",
+                                                        c.rows, c.columns, outputs, c.axis, outputs));
+    tj::run_pipeline(program);
+    const std::vector<tj::Kernel> kernels = tj::list_kernels(program.functions[0]);
+    ASSERT_EQ(kernels.size(), 1u);
+    std::string why;
+    const std::optional<tj::LoopKernel> loop = tj::lower_kernel(kernels[0], {{tj::contiguous_strides({c.rows, c.columns}), 0}}, &why);
+    ASSERT_TRUE(loop.has_value()) << why;
+    const auto code = tj::llvm_backend::compile_loop_kernel(*loop);
+    tj::reserve_kernel_scratch(code->scratch_bytes());
+    const Tensor x = Tensor::randn({c.rows, c.columns}, 40);
+    std::vector<double> sums(outputs, 0.0);
+    for (int64_t r = 0; r < c.rows; ++r)
+      for (int64_t i = 0; i < c.columns; ++i) sums[c.axis == 1 ? r : i] += x.data<float>()[r * c.columns + i];
+    constexpr float kGuard = -12345.0f;
+    const std::vector<std::pair<int64_t, int64_t>> ranges = {{0, outputs}, {0, 1}, {1, 4}, {2, outputs}, {3, outputs - 1}, {outputs - 2, outputs - 1}, {4, 4}, {5, 22}};
+    for (const auto& [begin, end] : ranges) {
+      if (end > outputs) continue;
+      std::vector<float> out(outputs + 2, kGuard);  // out[0] and out[outputs + 1] guard the output
+      void* args[] = {const_cast<float*>(x.data<float>()), out.data() + 1};
+      code->function()(args, begin, end);
+      const std::string what = fmt::format("sums over axis {} of [{}, {}], outputs [{}, {})", c.axis, c.rows, c.columns, begin, end);
+      for (int64_t r = -1; r <= outputs; ++r) {
+        const float got = out[r + 1];
+        // Both sums are in double (the row kernel's compensated), rounded once to float: 1 ulp apart at most (~1e-16 of
+        // the terms' magnitudes apart before rounding, where a column's terms of +-4 cancel).
+        if (r >= begin && r < end) EXPECT_NEAR(got, sums[r], FLT_EPSILON * std::fabs(sums[r]) + 1e-9) << what << ": output " << r;
+        else EXPECT_EQ(got, kGuard) << what << ": output " << r << " written";
+      }
     }
   }
 }
