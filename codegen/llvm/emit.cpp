@@ -41,7 +41,7 @@ void Emitter::emit() {
       }
     if (k_.steps[s].row_level) row_values_[s] = b_.CreateAlloca(vector_of(k_.steps[s].dtype));
   }
-  plan_row_cache();
+  if (!reduces_columns(k_)) plan_row_cache();  // column reductions compute again in each pass
   check_streaming_stores();
   for (const Step& step : k_.steps)  // a matmul kernel's row of sums (lowering bounds its length)
     if (step.kind == StepKind::matmul && !blocked_matmul())
@@ -170,7 +170,8 @@ void Emitter::compute_row_steps() {
     if (!step.row_level || ready_[s] || step.kind == StepKind::reduce) continue;
     if (!std::all_of(step.args.begin(), step.args.end(), [&](int a) { return ready_[a]; })) continue;
     Value* v = nullptr;
-    if (step.kind == StepKind::load) v = splat(load_scalar(k_.loads[step.load]));
+    if (step.kind == StepKind::load && reducing_columns_) v = load_column(k_.loads[step.load], b_.getInt64(0), column_mask_);
+    else if (step.kind == StepKind::load) v = splat(load_scalar(k_.loads[step.load]));
     else if (step.kind == StepKind::constant) v = constant_vector(step);
     else v = compute(step, [&](int a) { return b_.CreateLoad(vector_of(k_.steps[a].dtype), row_values_.at(a)); });
     b_.CreateStore(v, row_values_.at(s));

@@ -2,11 +2,12 @@
 // reduced dim is not the contiguous one (x[R, C] summed over axis 0, a
 // batch mean) computes its outputs a vector at a time, one per lane:
 //   for each chunk of up to kColumnChunk outputs in [begin, end):
-//     accumulators for the chunk's outputs in a buffer (L1), two sets
-//     for i in the reduced dim, two at a time (one into each set):
-//       for each vector of the chunk's outputs (the last one masked):
-//         the elements at i, one contiguous load, added lane by lane
-//     each vector's lanes are its outputs' results: no fold across lanes
+//     accumulators and row values for the chunk's outputs in buffers (L1)
+//     for each pass with reductions (a variance: its mean, then its own):
+//       for i in the reduced dim, two at a time (two accumulator sets):
+//         for each vector of the chunk's outputs (the last one masked):
+//           the elements at i, one contiguous load, added lane by lane
+//       each vector's lanes are its outputs' results: no fold across lanes
 // The reads run along memory, a chunk of each row of the reduced dim after
 // the other, fetched 16 KiB ahead. Gathering each output's elements down
 // the rows instead (one cache line per element) summed x[8192, 1024] over
@@ -30,11 +31,11 @@
 namespace tj::llvm_backend {
 
 bool reduces_columns(const LoopKernel& k) {
-  if (k.row_block != 1 || k.passes != 2 || k.domain.size() != 2 || k.inner_dims != 1) return false;
+  if (k.row_block != 1 || k.passes < 2 || k.domain.size() != 2 || k.inner_dims != 1) return false;
   if (k.rows() < kMinColumnOutputs) return false;
   bool column_stream = false;
   for (const Step& step : k.steps) {
-    if (step.kind == StepKind::matmul || (step.kind == StepKind::load && step.row_level)) return false;
+    if (step.kind == StepKind::matmul) return false;
     if (step.kind != StepKind::load) continue;
     const IndexMap& m = k.loads[step.load];
     if (m.dtype != DType::f32 || (m.strides[0] != 0 && m.strides[0] != 1)) return false;
@@ -60,9 +61,10 @@ Value* Emitter::load_column(const IndexMap& m, Value* i, Value* mask) {
   return b_.CreateAlignedLoad(type, p, llvm::Align(4));
 }
 
-void Emitter::finish_columns() {
+void Emitter::finish_columns(int pass) {
   for (auto& [s, slots] : accumulators_) {
     const Step& step = k_.steps[s];
+    if (step.pass != pass) continue;
     Value* acc = b_.CreateLoad(accumulator_type(step), slots[0]);
     for (size_t u = 1; u < slots.size(); ++u) {
       Value* more = b_.CreateLoad(accumulator_type(step), slots[u]);
@@ -86,53 +88,72 @@ void Emitter::finish_columns() {
 void Emitter::emit_column_reductions(Value* begin, Value* end) {
   // Each reduction's accumulators (and NaN witnesses) for a chunk of
   // outputs live in a buffer, a vector per `lanes` outputs and two sets
-  // (even and odd rows of the reduced dim: two chains through memory):
-  // accumulate() loads and stores them through the slot pointers, pointed
-  // at vector j.
+  // (even and odd rows of the reduced dim: two chains through memory);
+  // so do row values, which later passes read (a variance's mean).
+  // accumulate() and the row steps load and store them through the
+  // emitter's slot pointers, pointed at vector j.
   const int64_t vectors = kColumnChunk / lanes_;
-  std::map<size_t, Value*> sums, witnesses;
+  std::map<size_t, Value*> sums, witnesses, values;
   for (const auto& [s, slots] : accumulators_) sums[s] = scratch(accumulator_type(k_.steps[s]), 2 * vectors);
   for (const auto& [s, slots] : nan_witnesses_) witnesses[s] = scratch(witness_type(), 2 * vectors);
+  for (const auto& [s, slot] : row_values_) values[s] = scratch(vector_of(k_.steps[s].dtype), vectors);
   const auto saved_accumulators = accumulators_;
   const auto saved_witnesses = nan_witnesses_;
-  auto point_slots_at = [&](Value* j, Value* first) {
+  const auto saved_values = row_values_;
+  Value* first = nullptr;  // the chunk's first output
+  auto point_at = [&](Value* j) {
     Value* vector = b_.CreateLShr(b_.CreateSub(j, first), b_.getInt64(std::countr_zero(static_cast<unsigned>(lanes_))));
     Value* odd = b_.CreateAdd(vector, b_.getInt64(vectors));
     for (auto& [s, slots] : accumulators_) slots = {b_.CreateGEP(accumulator_type(k_.steps[s]), sums.at(s), vector), b_.CreateGEP(accumulator_type(k_.steps[s]), sums.at(s), odd)};
     for (auto& [s, slots] : nan_witnesses_) slots = {b_.CreateGEP(witness_type(), witnesses.at(s), vector), b_.CreateGEP(witness_type(), witnesses.at(s), odd)};
+    for (auto& [s, slot] : row_values_) slot = b_.CreateGEP(vector_of(k_.steps[s].dtype), values.at(s), vector);
+  };
+  // Vector j of the chunk's outputs: its offsets, buffers and mask (row
+  // loads, operands broadcast down the reduced dim, read through it).
+  auto start_vector = [&](Value* j, Value* mask) {
+    set_row_offsets(j);
+    point_at(j);
+    column_mask_ = mask;
   };
   const bool paired = std::exchange(pairs_allowed_, false);
   reducing_columns_ = true;
   Value* inner = opaque_inner();
-  counted_loop(begin, end, kColumnChunk, [&](Value* first) {
+  counted_loop(begin, end, kColumnChunk, [&](Value* chunk) {
+    first = chunk;
     Value* full_end = b_.CreateAdd(first, b_.getInt64(kColumnChunk));
     Value* chunk_end = b_.CreateSelect(b_.CreateICmpSLT(full_end, end), full_end, end);
-    ready_.assign(k_.steps.size(), false);
-    compute_row_steps();  // constants: the same for every output
-    vector_loop(first, chunk_end, [&](Value* j, Value*, int) {
-      point_slots_at(j, first);
-      reset_accumulators(0);
-    });
-    // Rows of the reduced dim one after another, each over the chunk's
-    // outputs: the reads run along memory (the other way round, 64 outputs
-    // down all the rows in registers, x[8192, 1024] over axis 0 took 3.3 ms
-    // at 1 thread).
-    auto rows = [&](Value* i, int count) {
-      vector_loop(first, chunk_end, [&](Value* j, Value* mask, int) {
-        set_row_offsets(j);
-        point_slots_at(j, first);
-        for (int r = 0; r < count; ++r) body(b_.CreateAdd(i, b_.getInt64(r)), mask, 0, r, Part::all);  // loads: load_column
-      });
-    };
-    counted_loop(b_.getInt64(0), inner, 2, [&](Value* i) { rows(i, 2); });
-    masked_tail(b_.CreateAnd(inner, b_.getInt64(-2)), inner, [&](Value* i, Value*, int) { rows(i, 1); });
-    vector_loop(first, chunk_end, [&](Value* j, Value* mask, int) {
-      set_row_offsets(j);
-      point_slots_at(j, first);
+    vector_loop(first, chunk_end, [&](Value* j, Value* mask, int) {  // (emitted twice: whole vectors, the tail)
       ready_.assign(k_.steps.size(), false);
-      compute_row_steps();
-      finish_columns();
-      compute_row_steps();
+      start_vector(j, mask);
+      compute_row_steps();  // constants and row loads
+    });
+    for (int pass = 0; pass < k_.passes - 1; ++pass) {  // every pass but the final one reduces (lower.cpp)
+      vector_loop(first, chunk_end, [&](Value* j, Value*, int) {
+        point_at(j);
+        reset_accumulators(pass);
+      });
+      // Rows of the reduced dim one after another, each over the chunk's
+      // outputs: the reads run along memory (the other way round, 64
+      // outputs down all the rows in registers, x[8192, 1024] over axis 0
+      // took 3.3 ms at 1 thread).
+      auto rows = [&](Value* i, int count) {
+        vector_loop(first, chunk_end, [&](Value* j, Value* mask, int) {
+          start_vector(j, mask);
+          for (int r = 0; r < count; ++r) body(b_.CreateAdd(i, b_.getInt64(r)), mask, pass, r, Part::all);  // loads: load_column
+        });
+      };
+      counted_loop(b_.getInt64(0), inner, 2, [&](Value* i) { rows(i, 2); });
+      masked_tail(b_.CreateAnd(inner, b_.getInt64(-2)), inner, [&](Value* i, Value*, int) { rows(i, 1); });
+      const std::vector<bool> ready_before = ready_;
+      vector_loop(first, chunk_end, [&](Value* j, Value* mask, int) {
+        ready_ = ready_before;  // each copy of the loop body (whole vectors, the tail) computes the same steps
+        start_vector(j, mask);
+        finish_columns(pass);
+        compute_row_steps();
+      });
+    }
+    vector_loop(first, chunk_end, [&](Value* j, Value* mask, int) {
+      start_vector(j, mask);
       for (const LoopKernel::Store& store : k_.stores) {
         Value* p = b_.CreateGEP(b_.getFloatTy(), base_[store.map.buffer], offsets_.at(&store.map));
         store_floats(b_.CreateLoad(vector_of(DType::f32), row_values_.at(store.step)), p, mask);
@@ -141,6 +162,7 @@ void Emitter::emit_column_reductions(Value* begin, Value* end) {
   }, /*whole_steps=*/false);
   accumulators_ = saved_accumulators;
   nan_witnesses_ = saved_witnesses;
+  row_values_ = saved_values;
   pairs_allowed_ = paired;
   reducing_columns_ = false;
 }

@@ -171,8 +171,9 @@ class Emitter {
   // vector of outputs at a time, one per lane (emit_columns.cpp; reduces_columns in emit.h).
   void emit_column_reductions(Value* begin, Value* end);
   Value* load_column(const IndexMap& m, Value* i, Value* mask);  // the block's elements at reduced index i
-  bool reducing_columns_ = false;  // then body(i, ...) loads through load_column
-  void finish_columns();  // the accumulators' lanes into the block's row values
+  bool reducing_columns_ = false;  // then body(i, ...) loads through load_column, and row loads too
+  Value* column_mask_ = nullptr;   // the current vector of outputs' mask (null: whole)
+  void finish_columns(int pass);  // pass `pass`'s accumulators' lanes into row values, one output each
   static constexpr int64_t kColumnChunk = 1024;  // outputs whose accumulators stay in L1 while rows stream by
   static constexpr int64_t kColumnPrefetchBytes = 16 << 10;
   static constexpr int64_t kMinGroupedRow = 1024;  // shorter rows are one stream anyway

@@ -180,8 +180,20 @@ TEST_F(LlvmKernels, ColumnReductionsTakeAVectorOfOutputsAtATime) {
   expect_llvm_matches(reductions, {wide.slice(1, 0, 2 * 1030, 2)}, "strided columns");
   expect_llvm_matches([](const auto& in) { return std::vector{in[0].sum({1}), in[0].max({1})}; }, {special_values({3, 50, 40}, 42)},
                       "a middle dim of three");
-  const std::string report = expect_llvm_matches(reductions, {Tensor::randn({256, 1030}, 43)}, "the explain report");
-  EXPECT_NE(report.find("outputs per loop, one per lane"), std::string::npos) << "this test reaches no column reduction:\n" << report;
+  // Batch statistics: the variance's kernel reads the mean, broadcast down
+  // the reduced dim, a vector of outputs at a time (all of its kernels are
+  // column reductions).
+  const auto batch_variance = [](const auto& in) {
+    const Tensor centered = in[0] - in[0].mean({0}, true);
+    return std::vector{(centered * centered).mean({0})};
+  };
+  for (const tj::Shape& shape : std::vector<tj::Shape>{{300, 17}, {64, 1030}}) {
+    const std::string report = expect_llvm_matches(batch_variance, {Tensor::randn(shape, 43) * 3.0 + 1.0}, "batch variance on " + tj::shape_to_string(shape));
+    size_t kernels = 0, columns = 0;
+    for (size_t at = report.find("  code: "); at != std::string::npos; at = report.find("  code: ", at + 1)) ++kernels;
+    for (size_t at = report.find("outputs per loop, one per lane"); at != std::string::npos; at = report.find("outputs per loop, one per lane", at + 1)) ++columns;
+    EXPECT_EQ(columns, kernels) << "a kernel of the batch variance is not a column reduction:\n" << report;
+  }
 }
 
 TEST_F(LlvmKernels, MaxMinSeeNaNAnywhereAndKeepTheReferencesZeros) {
