@@ -60,7 +60,7 @@ void Emitter::emit() {
     schedule_ = "two rows in flight";
     emit_rows_interleaved(fn_->getArg(1), fn_->getArg(2));
   } else if (reduces_columns(k_)) {
-    schedule_ = fmt::format("{} outputs per loop, one per lane", lanes_);
+    schedule_ = fmt::format("column reduction, {} outputs per vector", lanes_);
     emit_column_reductions(fn_->getArg(1), fn_->getArg(2));
   } else if (reduces_rows_in_groups()) {
     schedule_ = fmt::format("{} rows per loop", kRowsInFlight);

@@ -191,7 +191,7 @@ TEST_F(LlvmKernels, ColumnReductionsTakeAVectorOfOutputsAtATime) {
     const std::string report = expect_llvm_matches(batch_variance, {Tensor::randn(shape, 43) * 3.0 + 1.0}, "batch variance on " + tj::shape_to_string(shape));
     size_t kernels = 0, columns = 0;
     for (size_t at = report.find("  code: "); at != std::string::npos; at = report.find("  code: ", at + 1)) ++kernels;
-    for (size_t at = report.find("outputs per loop, one per lane"); at != std::string::npos; at = report.find("outputs per loop, one per lane", at + 1)) ++columns;
+    for (size_t at = report.find("column reduction, "); at != std::string::npos; at = report.find("column reduction, ", at + 1)) ++columns;
     EXPECT_EQ(columns, kernels) << "a kernel of the batch variance is not a column reduction:\n" << report;
   }
 }
