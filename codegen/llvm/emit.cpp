@@ -72,7 +72,7 @@ void Emitter::emit() {
       emit_row_block(block);
     });
   }
-  if (may_pipeline(k_.passes - 1, Part::all) && !blocked_matmul() && !interleaves_rows()) schedule_ += ", software-pipelined";
+  if (pipelined_) schedule_ += ", software-pipelined";
   if (streaming_stores_ok_) b_.CreateIntrinsic(llvm::Intrinsic::x86_sse_sfence, {}, {});  // order them before the pool's join
   b_.CreateRetVoid();
   if (scratch_request_) scratch_request_->setArgOperand(0, b_.getInt64(scratch_bytes_));
@@ -236,6 +236,7 @@ bool Emitter::may_pipeline(int pass, Part part) const {
 }
 
 void Emitter::pipelined_loop(Value* from, Value* to, int pass, Part part, int64_t multiple_of) {
+  pipelined_ = true;
   llvm::BasicBlock* resume = b_.GetInsertBlock();
   LoopBody proto;
   proto.block = llvm::BasicBlock::Create(ctx_, "pipeline.body", fn_);  // unreachable, erased after use

@@ -10,7 +10,10 @@ namespace tj::llvm_backend {
 
 Value* Emitter::scratch(llvm::Type* element, int64_t count) {
   const int64_t bytes = count * static_cast<int64_t>(element->getPrimitiveSizeInBits() / 8);
-  if (bytes <= kStackBufferBytes) return create_entry_alloca(element, count);
+  if (stack_buffer_bytes_ + bytes <= kStackBufferBytes) {  // a budget for all of the kernel's buffers, not each
+    stack_buffer_bytes_ += bytes;
+    return create_entry_alloca(element, count);
+  }
   if (!scratch_request_) {
     auto* type = llvm::FunctionType::get(b_.getPtrTy(), {b_.getInt64Ty()}, false);
     llvm::FunctionCallee request = module_.getOrInsertFunction("tj_kernel_scratch", type);

@@ -85,14 +85,18 @@ class Emitter {
 
   Value* create_entry_alloca(llvm::Type* type, int64_t count = 1);
 
-  // `count` elements of the thread's kernel scratch (runtime/kernel_scratch.h),
-  // 64-byte aligned: for buffers too large for a caller's stack (row sums,
-  // cached rows, blocks of A and of sums). One request at the entry.
+  // A buffer of `count` elements (row sums, cached rows, blocks of A and of
+  // sums, column accumulators): on the stack while the kernel's buffers
+  // total at most 16 KiB, else in the thread's kernel scratch
+  // (runtime/kernel_scratch.h, 64-byte aligned, one request at the entry),
+  // so a caller's small stack is enough.
   Value* scratch(llvm::Type* element, int64_t count);
-  static constexpr int64_t kStackBufferBytes = 16 << 10;  // smaller buffers stay on the stack
+  static constexpr int64_t kStackBufferBytes = 16 << 10;  // buffers on the stack, in all (the rest in scratch)
+  int64_t stack_buffer_bytes_ = 0;
   llvm::CallInst* scratch_request_ = nullptr;
   int64_t scratch_bytes_ = 0;
   std::string schedule_;
+  bool pipelined_ = false;  // some loop was software-pipelined (explain says so)
 
   // ---- rows ----
   // Row index -> per-dim indices -> each map's offset at the start of the row.

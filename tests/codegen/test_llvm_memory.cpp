@@ -69,24 +69,22 @@ TEST_F(LlvmKernels, LongRowsReadAsSeveralStreams) {
   }
 }
 
-TEST_F(LlvmKernels, LargeTemporariesOffTheCallersStack) {
-  // A batched matmul with rows of 8192: a row's double sums are 64 KiB
-  // (blocks of rows, up to 384 KiB), more than this thread's 48 KiB stack
-  // (on which the kernel crashed before). Kernels keep such
-  // buffers in per-thread scratch memory (runtime/kernel_scratch.h), so an
-  // application thread with a small stack can call them. Compiled on this
-  // thread first (LLVM itself needs a deep stack), then called on the small one.
-  const auto fn = [](const auto& in) { return std::vector{tj::matmul(in[0], in[1]) * 0.5}; };
-  const std::vector<Tensor> inputs = {Tensor::randn({2, 9, 32}, 60), Tensor::randn({2, 32, 8192}, 61)};
+namespace {
+
+// fn's outputs on inputs, computed by its LLVM kernels on a fresh thread
+// with a 48 KiB stack, every chunk on that thread; compiled on this thread
+// first (LLVM itself needs a deep stack). Expects the values of a call on
+// this thread.
+void expect_same_on_small_stack(const Fn& fn, const std::vector<Tensor>& inputs, const std::string& what) {
   auto f = tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "llvm"});
-  const std::vector<double> expected = tj::testing::values_of(f(inputs)[0].array());
+  std::vector<std::vector<double>> expected;
+  for (const Tensor& out : f(inputs)) expected.push_back(tj::testing::values_of(out.array()));
   const int threads = tj::num_threads();
-  tj::set_num_threads(1);  // every chunk on the calling thread
-  using Jitted = decltype(f);
+  tj::set_num_threads(1);
   struct Call {
-    Jitted* jitted;
+    decltype(f)* jitted;
     const std::vector<Tensor>* inputs;
-    std::vector<double> got;
+    std::vector<std::vector<double>> got;
   } call{&f, &inputs, {}};
   pthread_attr_t attributes;
   pthread_attr_init(&attributes);
@@ -94,13 +92,37 @@ TEST_F(LlvmKernels, LargeTemporariesOffTheCallersStack) {
   pthread_t thread;
   ASSERT_EQ(pthread_create(&thread, &attributes, [](void* p) -> void* {
     auto* c = static_cast<Call*>(p);
-    c->got = tj::testing::values_of((*c->jitted)(*c->inputs)[0].array());
+    for (const Tensor& out : (*c->jitted)(*c->inputs)) c->got.push_back(tj::testing::values_of(out.array()));
     return nullptr;
   }, &call), 0);
   pthread_join(thread, nullptr);
   pthread_attr_destroy(&attributes);
   tj::set_num_threads(threads);
-  EXPECT_EQ(call.got, expected) << "the same kernel on a thread with a 48 KiB stack";
+  EXPECT_EQ(call.got, expected) << what << " on a thread with a 48 KiB stack";
+}
+
+}  // namespace
+
+TEST_F(LlvmKernels, LargeTemporariesOffTheCallersStack) {
+  // A kernel's buffers take at most 16 KiB of the stack in all; the rest
+  // live in per-thread scratch memory (runtime/kernel_scratch.h), so an
+  // application thread with a small stack can call them. A batched matmul
+  // with rows of 8192: a row's double sums are 64 KiB (blocks of rows, up
+  // to 384 KiB; the kernel crashed here before). Column reductions: 16 KiB
+  // of accumulators per reduction for a chunk of outputs, and each pass's
+  // row values (a batch variance's mean); three reductions took 72 KiB.
+  // Softmax over rows of 4096, two rows in flight: two cached rows of 16 KiB.
+  expect_same_on_small_stack([](const auto& in) { return std::vector{tj::matmul(in[0], in[1]) * 0.5}; },
+                             {Tensor::randn({2, 9, 32}, 60), Tensor::randn({2, 32, 8192}, 61)}, "a matmul with rows of 8192");
+  const Tensor x = Tensor::randn({4096, 1024}, 62);
+  expect_same_on_small_stack([](const auto& in) { return std::vector{in[0].sum({0}), in[0].mean({0}), in[0].max({0})}; }, {x},
+                             "sum, mean and max over the columns");
+  expect_same_on_small_stack([](const auto& in) {
+    const Tensor centred = in[0] - in[0].mean({0}, true);
+    return std::vector{(centred * centred).mean({0})};
+  }, {x}, "a batch variance");
+  expect_same_on_small_stack([](const auto& in) { return std::vector{tj::softmax(in[0] * 2.0, -1)}; }, {Tensor::randn({64, 4096}, 63)},
+                             "softmax over rows of 4096");
 }
 
 TEST_F(LlvmKernels, SteadyStateCallsMakeNoPageFaults) {
@@ -151,7 +173,7 @@ TEST_F(LlvmKernels, ReductionsWriteOnlyTheirRangeOfOutputs) {
     int64_t rows, columns, axis;
   };
   for (const Case& c : {Case{7, 1030, 1}, Case{1030, 37, 0}}) {
-    const int64_t outputs = c.axis == 1 ? c.rows : c.columns, length = c.axis == 1 ? c.columns : c.rows;
+    const int64_t outputs = c.axis == 1 ? c.rows : c.columns;
     tj::Program program = tj::parse_program(fmt::format("func @f(%x: f32[{},{}]) -> f32[{}] {{\n  %s = sum %x {{axes=[{}]}} : f32[{}]\n  return %s\n}}\n",
                                                         c.rows, c.columns, outputs, c.axis, outputs));
     tj::run_pipeline(program);

@@ -130,3 +130,17 @@ TEST_F(LlvmKernels, KernelsWritingOverTheirInput) {
     EXPECT_TRUE(in_one_buffer(report)) << report;
   }
 }
+
+TEST_F(LlvmKernels, ExplainSaysWhichKernelsArePipelined) {
+  // explain's code line says ", software-pipelined" for a kernel with a
+  // pipelined loop, and only then: column reductions of long math never
+  // pipeline (they said so before).
+  const Tensor x = Tensor::randn({256, 512}, 44);
+  auto gelu = tj::jit([](const Tensor& x) { return x * 0.5 * (tj::tanh((x + x * x * x * 0.044715) * 0.7978845608) + 1.0); },
+                      tj::JitOptions{.backend = "llvm"});
+  EXPECT_NE(gelu.explain(x).find("one row per loop, software-pipelined"), std::string::npos) << gelu.explain(x);
+  auto columns = tj::jit([](const Tensor& x) { return tj::tanh(x).sum({0}) + x.mean({0}); }, tj::JitOptions{.backend = "llvm"});
+  const std::string explained = columns.explain(x);
+  EXPECT_NE(explained.find("column reduction"), std::string::npos) << explained;
+  EXPECT_EQ(explained.find("software-pipelined"), std::string::npos) << explained;
+}

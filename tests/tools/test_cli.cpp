@@ -192,7 +192,7 @@ TEST_F(Cli, ExplainSaysHowEachKernelRan) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("kernel 0 (reduce): fuses %m (max), %d (sub), %e (exp), %s (sum), %y (div)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  code: llvm, "), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find(" (3 passes), two rows in flight\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" (3 passes), two rows in flight, software-pipelined\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("% of triad"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("max error against the interpreter: "), std::string::npos) << r.out;
   const Outcome json = run({"run", (std::filesystem::path(TJ_SOURCE_DIR) / "examples/ir/softmax.tj").string(), "--random", "1", "--explain=json"});
