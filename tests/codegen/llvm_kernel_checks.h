@@ -53,8 +53,9 @@ using Fn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 
 // Runs fn on both backends and compares; requires every kernel to be native
 // code. With `sums_of_products`, an element may differ by 8 float32 epsilons
-// of the largest result instead: a dot product that cancels to near zero
-// keeps the rounding of its terms, whose size is the result's scale.
+// of the largest value of any result instead: a dot product that cancels
+// to near zero keeps the rounding of its terms, whose size is the results'
+// scale (a caller may return the terms too, to set it).
 // Returns the native run's explain report. With fuse false, every op is a kernel.
 inline std::string expect_llvm_matches(const Fn& fn, const std::vector<Tensor>& inputs, const std::string& what, bool sums_of_products = false,
                                        int64_t max_ulps = kMaxUlps, bool fuse = true) {
@@ -64,13 +65,14 @@ inline std::string expect_llvm_matches(const Fn& fn, const std::vector<Tensor>& 
   const std::string report = native.explain(inputs);
   EXPECT_EQ(report.find("code: interp"), std::string::npos) << what << " was not generated:\n" << report;
   EXPECT_EQ(expected.size(), got.size());
+  double scale = 0;
+  for (const Tensor& result : expected)
+    for (double v : tj::testing::values_of(result.array()))
+      if (std::isfinite(v)) scale = std::max(scale, std::fabs(v));
   for (size_t r = 0; r < std::min(expected.size(), got.size()); ++r) {
     EXPECT_EQ(expected[r].shape(), got[r].shape()) << what;
     if (expected[r].shape() != got[r].shape()) return report;
     const std::vector<double> e = tj::testing::values_of(expected[r].array()), g = tj::testing::values_of(got[r].array());
-    double scale = 0;
-    for (double v : e)
-      if (std::isfinite(v)) scale = std::max(scale, std::fabs(v));
     for (size_t i = 0; i < e.size(); ++i) {
       if (sums_of_products && std::fabs(e[i] - g[i]) <= 8 * FLT_EPSILON * scale) continue;
       const int64_t d = ulps(static_cast<float>(e[i]), static_cast<float>(g[i]));
