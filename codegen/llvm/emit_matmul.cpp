@@ -1,7 +1,19 @@
-// The Emitter's matmul kernels (emitter.h): a row's sums over k in double,
-// shared loads of B across a block of rows, cache blocking when B is packed
-// and the epilogue elementwise, and dot products along k when B is
+// The Emitter's matmul kernels (emitter.h): each row's sums in double,
+// accumulated a block of k at a time in float (tiles of rows x vectors of
+// columns sharing each load of B), cache blocking when B is packed and the
+// epilogue elementwise, and dot products along k (in double) when B is
 // transposed; the epilogue then reads each row's sums as the matmul's value.
+//
+// Float within a k block of 256, as BLAS sums, where the reference sums in
+// double: the MLP benchmark's matmuls ([256,1024] @ [1024,4096] and back,
+// 1 thread, explain's run time of each kernel, B packed per call included)
+// took 34 and 40 ms in double (its 8-lane FMAs, and a conversion of each
+// vector of B), 16.5 and 16.2 ms so with tiles of 6 rows x 4 vectors, 19.3
+// and 18.7 with 6 x 2, and 15.0-15.5 and 13.9-14.5 when each tile's float
+// sums go to the double sums once per k block against 16.2-16.6 every 64 k.
+// A block's float sum is off by at most ~256 float32 epsilons of the sum
+// of its terms' magnitudes, typically ~16 (a random walk): the tests allow
+// 8 epsilons of the largest result, which is of that size.
 #include <algorithm>
 
 #include "codegen/llvm/emitter.h"
@@ -37,7 +49,7 @@ void Emitter::emit_blocked_matmul(Value* begin, Value* end) {
         counted_loop(group, group_end, 1, [&](Value* block) {
           std::vector<Value*> row_sums;
           for (int i = 0; i < k_.row_block; ++i) row_sums.push_back(sums_row(group, block, b_.getInt64(i), j0));
-          accumulate_tile(step, rows_of_block(block), row_sums, j0, j1, k_begin, k_end);
+          accumulate_tile(step, offsets_at_rows(k_.loads[k_.steps[step.args[0]].load], rows_of_block(block)), nullptr, row_sums, j0, j1, k_begin, k_end);
         });
       }, /*whole_steps=*/false);
       counted_loop(group, group_end, 1, [&](Value* block) {  // the epilogue of these columns
@@ -62,42 +74,75 @@ std::vector<Value*> Emitter::offsets_at_rows(const IndexMap& m, const std::vecto
   return offsets;
 }
 
-void Emitter::accumulate_tile(const Step& step, const std::vector<Value*>& rows, const std::vector<Value*>& row_sums, Value* j0, Value* j1, Value* k_begin, Value* k_end) {
+void Emitter::accumulate_tile(const Step& step, const std::vector<Value*>& a_rows, Value* b_row, const std::vector<Value*>& row_sums, Value* j0, Value* j1,
+                              Value* k_begin, Value* k_end) {
+  // Each row's sums over the k block in float, several vectors of
+  // columns at once (rows x vectors chains of FMAs: enough to hide their
+  // latency), then added to its double sums.
   const IndexMap& a = k_.loads[k_.steps[step.args[0]].load];
-  auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
-  const std::vector<Value*> a_rows = offsets_at_rows(a, rows);
-  const int n = static_cast<int>(rows.size());
-  const WideRows wide = widen_rows_of_a(a, a_rows, k_begin, k_end);
-  std::vector<Value*> tile;
-  for (int i = 0; i < n; ++i) tile.push_back(create_entry_alloca(f64));
-  vector_loop(j0, j1, [&](Value* j, Value* mask, int) {
-    for (int i = 0; i < n; ++i) b_.CreateStore(load_doubles(b_.CreateGEP(b_.getDoubleTy(), row_sums[i], j), mask), tile[i]);
+  const IndexMap& bm = k_.loads[k_.steps[step.args[1]].load];
+  auto* f32 = vector_of(DType::f32);
+  const int n = static_cast<int>(a_rows.size());
+  // 6 rows x 4 vectors: 24 of AVX-512's 32 registers; AVX2 has 16.
+  const int tile_vectors = lanes_ == 16 ? 4 : 2;
+  // A's rows, broadcast straight from A when they run along k; else (A
+  // transposed) copied for the k block first.
+  Value* copied = a.k_stride == 1 ? nullptr : copy_rows_of_a(a, a_rows, k_begin, k_end);
+  auto a_at = [&](int i, Value* k) {
+    if (copied) return b_.CreateGEP(b_.getFloatTy(), copied, b_.CreateAdd(b_.getInt64(i * kMatmulKBlock), b_.CreateSub(k, k_begin)));
+    return b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], b_.CreateAdd(a_rows[i], k));
+  };
+  std::vector<std::vector<Value*>> tile(n);
+  for (auto& row : tile)
+    for (int v = 0; v < tile_vectors; ++v) row.push_back(create_entry_alloca(f32));
+  const bool whole = inner_multiple() % (tile_vectors * lanes_) == 0;
+  counted_loop(j0, j1, tile_vectors * lanes_, [&](Value* j) {
+    // Vector v's columns, and where it loads B: a vector past the strip's
+    // end computes on the first vector's panel, and stores nothing.
+    std::vector<Value*> columns, panels, masks;
+    for (int v = 0; v < tile_vectors; ++v) {
+      Value* column = b_.CreateAdd(j, b_.getInt64(v * lanes_));
+      columns.push_back(column);
+      panels.push_back(v == 0 || whole ? column : b_.CreateSelect(b_.CreateICmpSLT(column, j1), column, j));
+      masks.push_back(whole ? nullptr : lane_mask(column, j1));
+    }
+    for (auto& row : tile)
+      for (Value* slot : row) b_.CreateStore(splat_f(f32, 0.0), slot);
     counted_loop(k_begin, k_end, 1, [&](Value* k) {
-      Value* y = b_.CreateFPExt(load_packed_b(step, j, k), f64);
-      for (int i = 0; i < n; ++i) {
-        Value* x = splat(b_.CreateLoad(b_.getDoubleTy(), wide.at(i, k)));
-        b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, b_.CreateLoad(f64, tile[i])}), tile[i]);
+      for (int v = 0; v < tile_vectors; ++v) {
+        Value* y;
+        if (k_.packed_b_step >= 0) {
+          y = load_packed_b(step, panels[v], k);
+        } else {
+          offsets_[&bm] = b_.CreateAdd(b_row, b_.CreateMul(k, b_.getInt64(bm.k_stride)));  // B's row k
+          y = load_vector(bm, panels[v], whole ? nullptr : lane_mask(panels[v], j1));
+        }
+        for (int i = 0; i < n; ++i) {
+          Value* x = splat(b_.CreateLoad(b_.getFloatTy(), a_at(i, k)));
+          b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f32}, {x, y, b_.CreateLoad(f32, tile[i][v])}), tile[i][v]);
+        }
       }
     });
-    for (int i = 0; i < n; ++i) store_doubles(b_.CreateLoad(f64, tile[i]), b_.CreateGEP(b_.getDoubleTy(), row_sums[i], j), mask);
-  }, Unroll{.multiple_of = inner_multiple()});
+    for (int i = 0; i < n; ++i)
+      for (int v = 0; v < tile_vectors; ++v) {
+        Value* at = b_.CreateGEP(b_.getDoubleTy(), row_sums[i], columns[v]);
+        Value* wide = b_.CreateFPExt(b_.CreateLoad(f32, tile[i][v]), llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_));
+        store_doubles(b_.CreateFAdd(load_doubles(at, masks[v]), wide), at, masks[v]);
+      }
+  }, /*whole_steps=*/false);
+  if (k_.packed_b_step < 0) offsets_[&bm] = b_row;
 }
 
-Emitter::WideRows Emitter::widen_rows_of_a(const IndexMap& a, const std::vector<Value*>& a_rows, Value* k_begin, Value* k_end) {
-  WideRows wide{this, scratch(b_.getDoubleTy(), static_cast<int64_t>(a_rows.size()) * kMatmulKBlock), k_begin};
+Value* Emitter::copy_rows_of_a(const IndexMap& a, const std::vector<Value*>& a_rows, Value* k_begin, Value* k_end) {
+  Value* block = scratch(b_.getFloatTy(), static_cast<int64_t>(a_rows.size()) * kMatmulKBlock);
   counted_loop(k_begin, k_end, 1, [&](Value* k) {
     for (size_t i = 0; i < a_rows.size(); ++i) {
       Value* x_at = b_.CreateAdd(a_rows[i], b_.CreateMul(k, b_.getInt64(a.k_stride)));
       Value* x = b_.CreateLoad(b_.getFloatTy(), b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], x_at));
-      b_.CreateStore(b_.CreateFPExt(x, b_.getDoubleTy()), wide.at(static_cast<int>(i), k));
+      b_.CreateStore(x, b_.CreateGEP(b_.getFloatTy(), block, b_.CreateAdd(b_.getInt64(static_cast<int64_t>(i) * kMatmulKBlock), b_.CreateSub(k, k_begin))));
     }
   });
-  return wide;
-}
-
-Value* Emitter::WideRows::at(int i, Value* k) const {
-  llvm::IRBuilder<>& b = emitter->b_;
-  return b.CreateGEP(b.getDoubleTy(), buffer, b.CreateAdd(b.getInt64(i * kMatmulKBlock), b.CreateSub(k, k_begin)));
+  return block;
 }
 
 Value* Emitter::load_packed_b(const Step& step, Value* j, Value* k) {
@@ -139,17 +184,17 @@ void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Val
   const IndexMap& a = k_.loads[k_.steps[step.args[0]].load];
   const IndexMap& bm = k_.loads[k_.steps[step.args[1]].load];
   auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
-  const std::vector<Value*> a_rows = offsets_at_rows(a, rows);
-  Value* b_row = offsets_.at(&bm);
   const int n = static_cast<int>(rows.size());
-  std::vector<Value*> tile;
-  for (int i = 0; i < n; ++i) tile.push_back(create_entry_alloca(f64));
   auto sums_at = [&](int i, Value* j) { return b_.CreateGEP(b_.getDoubleTy(), row_sums_, b_.CreateAdd(b_.CreateMul(b_.getInt64(i), inner), j)); };
   if (k_.packed_b_step < 0 && bm.strides.back() != 1 && bm.k_stride == 1 && a.k_stride == 1) {
     // B transposed (attention's k^T): its columns are contiguous along k,
     // so each sum is a dot product of two contiguous runs, vectorized
     // along k, instead of gathering B's rows element by element; the
     // block's rows share each load of B's column.
+    const std::vector<Value*> a_rows = offsets_at_rows(a, rows);
+    Value* b_row = offsets_.at(&bm);
+    std::vector<Value*> tile;
+    for (int i = 0; i < n; ++i) tile.push_back(create_entry_alloca(f64));
     counted_loop(b_.getInt64(0), inner, 1, [&](Value* j) {
       Value* b_column = b_.CreateAdd(b_row, b_.CreateMul(j, b_.getInt64(bm.strides.back())));
       for (int i = 0; i < n; ++i) b_.CreateStore(splat_f(f64, 0.0), tile[i]);
@@ -173,36 +218,21 @@ void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Val
   vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask, int) {
     for (int i = 0; i < n; ++i) store_doubles(splat_f(f64, 0.0), sums_at(i, j), mask);
   }, Unroll{.multiple_of = inner_multiple()});
+  const std::vector<Value*> a_rows = offsets_at_rows(a, rows);
+  Value* b_row = offsets_.at(&bm);  // B of the rows' batch
+  std::vector<Value*> row_sums;
+  for (int i = 0; i < n; ++i) row_sums.push_back(sums_at(i, b_.getInt64(0)));
   // k in blocks, so that the rows of B one column strip walks stay within
   // the TLB and L1 while the strips next to it reuse the same lines.
   const int64_t k_block = std::min<int64_t>(kMatmulKBlock, std::max<int64_t>(step.k_extent, 1));
   counted_loop(b_.getInt64(0), b_.getInt64(step.k_extent), k_block, [&](Value* k_begin) {
     Value* k_end = b_.CreateSelect(b_.CreateICmpSLT(b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent)),
                                    b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent));
-    const WideRows wide = widen_rows_of_a(a, a_rows, k_begin, k_end);
     // No software prefetch of B here: its rows are re-read for every
     // column strip and sit in cache (attention's p @ v 9.6-13.4 -> 8.2-11.9
     // ms, [2,9,32] @ [2,32,8192] 2.34 -> 1.72 ms, min of 7).
     const bool prefetching = std::exchange(software_prefetch_, false);
-    vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask, int) {
-      for (int i = 0; i < n; ++i) b_.CreateStore(load_doubles(sums_at(i, j), mask), tile[i]);
-      counted_loop(k_begin, k_end, 1, [&](Value* k) {
-        Value* y;
-        if (k_.packed_b_step >= 0) {
-          y = load_packed_b(step, j, k);
-        } else {
-          offsets_[&bm] = b_.CreateAdd(b_row, b_.CreateMul(k, b_.getInt64(bm.k_stride)));  // B's row k
-          y = load_vector(bm, j, mask);
-        }
-        y = b_.CreateFPExt(y, f64);
-        for (int i = 0; i < n; ++i) {
-          Value* x = splat(b_.CreateLoad(b_.getDoubleTy(), wide.at(i, k)));
-          b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, b_.CreateLoad(f64, tile[i])}), tile[i]);
-        }
-      });
-      offsets_[&bm] = b_row;
-      for (int i = 0; i < n; ++i) store_doubles(b_.CreateLoad(f64, tile[i]), sums_at(i, j), mask);
-    }, Unroll{.multiple_of = inner_multiple()});
+    accumulate_tile(step, a_rows, b_row, row_sums, b_.getInt64(0), inner, k_begin, k_end);
     software_prefetch_ = prefetching;
   }, /*whole_steps=*/false);
 }

@@ -121,27 +121,20 @@ class Emitter {
   // Where map `m` starts at each of `rows` (the row offsets are left set for the last one).
   std::vector<Value*> offsets_at_rows(const IndexMap& m, const std::vector<Value*>& rows);
 
-  // sums[i][j0, j1) += A[rows[i]][k_begin, k_end) B[k_begin, k_end)[j0, j1), B packed.
-  void accumulate_tile(const Step& step, const std::vector<Value*>& rows, const std::vector<Value*>& row_sums, Value* j0, Value* j1, Value* k_begin, Value* k_end);
+  // sums[i][j0, j1) += A[row i][k_begin, k_end) B[k_begin, k_end)[j0, j1), summed in
+  // float (emit_matmul.cpp); A's rows start at a_rows, B's at b_row (unless packed).
+  void accumulate_tile(const Step& step, const std::vector<Value*>& a_rows, Value* b_row, const std::vector<Value*>& row_sums, Value* j0, Value* j1,
+                       Value* k_begin, Value* k_end);
 
   // A block of matmul rows: their sums first, sharing each load of B, then
   // each row's epilogue. The last block repeats its last row where rows run
   // out (the same values written twice by the same thread).
   void emit_row_block(Value* block);
 
-  // A's rows `a_rows` over [k_begin, k_end) (at most kMatmulKBlock),
-  // widened to doubles once into a block (stack or scratch), so that the k
-  // loops broadcast each straight from memory: a load, where a float load,
-  // a conversion and a register broadcast took the FMAs' pipes (llvm-mca
-  // -mcpu=znver3 on attention's p @ v loop: 8 -> 4.3 cycles per k; measured,
-  // the kernel on [8,128,128] @ [8,128,64] in cache: 0.79 -> 0.74 ms).
-  struct WideRows {
-    Emitter* emitter;
-    Value* buffer;
-    Value* k_begin;
-    Value* at(int i, Value* k) const;  // &A[row i][k] in double
-  };
-  WideRows widen_rows_of_a(const IndexMap& a, const std::vector<Value*>& a_rows, Value* k_begin, Value* k_end);
+  // A's rows `a_rows` over [k_begin, k_end) (at most kMatmulKBlock), copied
+  // into a block of floats (row i at i * kMatmulKBlock) when A is
+  // transposed, so that the k loops broadcast each from contiguous memory.
+  Value* copy_rows_of_a(const IndexMap& a, const std::vector<Value*>& a_rows, Value* k_begin, Value* k_end);
 
   // The vector B[k][j..j+lanes) of a packed B (panels of `lanes` columns), j a multiple of the lanes.
   Value* load_packed_b(const Step& step, Value* j, Value* k);

@@ -5,7 +5,9 @@
 // faults in steady state, and no mapping writable and executable at once.
 #include <gtest/gtest.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cfloat>
 #include <cmath>
@@ -204,5 +206,67 @@ TEST_F(LlvmKernels, ReductionsWriteOnlyTheirRangeOfOutputs) {
         else EXPECT_EQ(got, kGuard) << what << ": output " << r << " written";
       }
     }
+  }
+}
+
+TEST_F(LlvmKernels, MatmulsReadNothingPastTheirOperands) {
+  // Matmuls whose rows of 19 columns end in a partial vector, and whose
+  // tiles of 2 or 4 vectors run past the row: A, B read in place (batched,
+  // B per batch; rows in blocks of 4 and one by one) and B packed by the
+  // executor (panels of `lanes` columns, zero-padded; cache-blocked) each
+  // end where an unmapped page begins, so a load past them faults.
+  const long page = sysconf(_SC_PAGESIZE);
+  struct Case {
+    int64_t batches, m;
+    bool packed;
+  };
+  for (const Case& c : {Case{2, 8, false}, Case{2, 7, false}, Case{0, 20, true}}) {
+    const int64_t k = 13, n = 19, batches = std::max<int64_t>(c.batches, 1);
+    const std::string batch = c.batches ? fmt::format("{},", c.batches) : "";
+    tj::Program program = tj::parse_program(fmt::format(
+        "func @f(%a: f32[{0}{1},{2}], %b: f32[{0}{2},{3}]) -> f32[{0}{1},{3}] {{\n  %y = matmul %a, %b : f32[{0}{1},{3}]\n  return %y\n}}\n",
+        batch, c.m, k, n));
+    tj::run_pipeline(program);
+    const std::vector<tj::Kernel> kernels = tj::list_kernels(program.functions[0]);
+    ASSERT_EQ(kernels.size(), 1u);
+    const tj::Shape a_shape = c.batches ? tj::Shape{batches, c.m, k} : tj::Shape{c.m, k};
+    const tj::Shape b_shape = c.batches ? tj::Shape{batches, k, n} : tj::Shape{k, n};
+    std::string why;
+    const std::optional<tj::LoopKernel> loop =
+        tj::lower_kernel(kernels[0], {{tj::contiguous_strides(a_shape), 0}, {tj::contiguous_strides(b_shape), 0}}, &why);
+    ASSERT_TRUE(loop.has_value()) << why;
+    ASSERT_EQ(loop->packed_b_step >= 0, c.packed);
+    const auto code = tj::llvm_backend::compile_loop_kernel(*loop);
+    tj::reserve_kernel_scratch(code->scratch_bytes());
+    // Three regions of one page, each followed by a page that is never mapped for reading.
+    char* region = static_cast<char*>(mmap(nullptr, 6 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(region, MAP_FAILED);
+    for (int guard : {1, 3, 5}) ASSERT_EQ(mprotect(region + guard * page, page, PROT_NONE), 0);
+    const Tensor a = Tensor::randn(a_shape, 70), b = Tensor::randn(b_shape, 71);
+    float* a_at = reinterpret_cast<float*>(region + page) - a.numel();
+    float* b_at = reinterpret_cast<float*>(region + 3 * page) - b.numel();
+    std::copy(a.data<float>(), a.data<float>() + a.numel(), a_at);
+    std::copy(b.data<float>(), b.data<float>() + b.numel(), b_at);
+    const int64_t lanes = std::max<int64_t>(loop->panel, 1), panels = c.packed ? (n + lanes - 1) / lanes : 0;
+    float* packed = reinterpret_cast<float*>(region + 5 * page) - panels * k * lanes;
+    for (int64_t p = 0; p < panels; ++p)
+      for (int64_t l = 0; l < k; ++l)
+        for (int64_t j = 0; j < lanes; ++j) packed[(p * k + l) * lanes + j] = p * lanes + j < n ? b_at[l * n + p * lanes + j] : 0.0f;
+    std::vector<float> out(batches * c.m * n);
+    void* args[] = {a_at, b_at, out.data(), packed};
+    code->function()(args, 0, (batches * c.m + loop->row_block - 1) / loop->row_block);
+    for (int64_t t = 0; t < batches; ++t)
+      for (int64_t i = 0; i < c.m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double expected = 0, terms = 0;
+          for (int64_t l = 0; l < k; ++l) {
+            const double product = double{a.data<float>()[(t * c.m + i) * k + l]} * b.data<float>()[(t * k + l) * n + j];
+            expected += product;
+            terms += std::fabs(product);
+          }
+          // k = 13 products summed in float: within 13 epsilons of their magnitudes.
+          EXPECT_NEAR(out[(t * c.m + i) * n + j], expected, k * FLT_EPSILON * terms) << "batch " << t << ", row " << i << ", column " << j;
+        }
+    munmap(region, 6 * page);
   }
 }

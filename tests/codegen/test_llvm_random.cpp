@@ -160,17 +160,20 @@ TEST_F(LlvmKernels, RandomMatmuls) {
     const int epilogue = static_cast<int>(pick(4));
     const std::string what = fmt::format("trial {}: {} @ {} (transposed {}, {}), epilogue {}", trial, tj::shape_to_string(a.shape()),
                                          tj::shape_to_string(b.shape()), transpose_a, transpose_b, epilogue);
+    // Kernels sum each block of k in float: a sum's error is relative to
+    // the size of its terms, |A| @ |B| (returned too: it sets the
+    // tolerance's scale, which a few outputs that cancel would not).
     expect_llvm_matches(
         [epilogue](const auto& in) {
-          const Tensor y = tj::matmul(in[0], in[1]);
+          const Tensor y = tj::matmul(in[0], in[1]), terms = tj::matmul(tj::abs(in[0]), tj::abs(in[1]));
           switch (epilogue) {
-            case 0: return std::vector{y};
-            case 1: return std::vector{y + in[2]};
-            case 2: return std::vector{tj::relu(y * 0.25 + in[2])};
+            case 0: return std::vector{y, terms};
+            case 1: return std::vector{y + in[2], terms};
+            case 2: return std::vector{tj::relu(y * 0.25 + in[2]), terms};
             // GELU cancels in 1 + tanh for negative y: tanh's last ulp
             // near -1 is an error of ~6e-8 * |y|, so y (a second output of
-            // the kernel) sets the tolerance's scale.
-            default: return std::vector{0.5 * y * (1.0 + tj::tanh(0.7978845608028654 * (y + 0.044715 * y * y * y))), y};
+            // the kernel) sets the tolerance's scale too.
+            default: return std::vector{0.5 * y * (1.0 + tj::tanh(0.7978845608028654 * (y + 0.044715 * y * y * y))), y, terms};
           }
         },
         {a, b, Tensor::randn({n}, 900 + trial)}, what, true);
