@@ -189,26 +189,29 @@ void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Val
   if (k_.packed_b_step < 0 && bm.strides.back() != 1 && bm.k_stride == 1 && a.k_stride == 1) {
     // B transposed (attention's k^T): its columns are contiguous along k,
     // so each sum is a dot product of two contiguous runs, vectorized
-    // along k, instead of gathering B's rows element by element; the
-    // block's rows share each load of B's column.
+    // along k (in float: each lane sums k / lanes products), instead of
+    // gathering B's rows element by element; the block's rows share each
+    // load of B's column.
+    auto* f32 = vector_of(DType::f32);
     const std::vector<Value*> a_rows = offsets_at_rows(a, rows);
     Value* b_row = offsets_.at(&bm);
     std::vector<Value*> tile;
-    for (int i = 0; i < n; ++i) tile.push_back(create_entry_alloca(f64));
+    for (int i = 0; i < n; ++i) tile.push_back(create_entry_alloca(f32));
     counted_loop(b_.getInt64(0), inner, 1, [&](Value* j) {
       Value* b_column = b_.CreateAdd(b_row, b_.CreateMul(j, b_.getInt64(bm.strides.back())));
-      for (int i = 0; i < n; ++i) b_.CreateStore(splat_f(f64, 0.0), tile[i]);
+      for (int i = 0; i < n; ++i) b_.CreateStore(splat_f(f32, 0.0), tile[i]);
       vector_loop(b_.getInt64(0), b_.getInt64(step.k_extent), [&](Value* k, Value* mask, int) {
-        Value* y = b_.CreateFPExt(load_floats(b_.CreateGEP(b_.getFloatTy(), base_[bm.buffer], b_.CreateAdd(b_column, k)), mask), f64);
+        Value* y = load_floats(b_.CreateGEP(b_.getFloatTy(), base_[bm.buffer], b_.CreateAdd(b_column, k)), mask);
         for (int i = 0; i < n; ++i) {
-          Value* x = b_.CreateFPExt(load_floats(b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], b_.CreateAdd(a_rows[i], k)), mask), f64);
-          b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64}, {x, y, b_.CreateLoad(f64, tile[i])}), tile[i]);
+          Value* x = load_floats(b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], b_.CreateAdd(a_rows[i], k)), mask);
+          b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f32}, {x, y, b_.CreateLoad(f32, tile[i])}), tile[i]);
         }
       }, Unroll{.multiple_of = std::max<int64_t>(step.k_extent, 1)});
-      // The lanes in halves (a tree, log2 lanes adds deep), not in order:
-      // every column waits for its rows' sums.
+      // The lanes in double, in halves (a tree, log2 lanes adds deep), not
+      // in order: every column waits for its rows' sums.
       for (int i = 0; i < n; ++i) {
-        llvm::CallInst* sum = b_.CreateFAddReduce(llvm::ConstantFP::get(b_.getDoubleTy(), -0.0), b_.CreateLoad(f64, tile[i]));
+        Value* lanes = b_.CreateFPExt(b_.CreateLoad(f32, tile[i]), f64);
+        llvm::CallInst* sum = b_.CreateFAddReduce(llvm::ConstantFP::get(b_.getDoubleTy(), -0.0), lanes);
         sum->setHasAllowReassoc(true);
         b_.CreateStore(sum, sums_at(i, j));
       }

@@ -51,13 +51,24 @@ inline Tensor special_values(const tj::Shape& shape, uint64_t seed) {
 
 using Fn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 
+// How far an element may differ besides its ulps: `epsilons` float32
+// epsilons of the largest value of any result. A sum that cancels to near
+// zero keeps the rounding of its terms, whose size is the results' scale
+// (a caller may return the terms too, to set it).
+struct AtScale {
+  double epsilons = 0;
+};
+inline constexpr AtScale kInUlpsOnly{};
+// Sums in double, a product or a last step in float (softmax, layer norm, GELU's 1 + tanh).
+inline constexpr AtScale kSumsOfProducts{8};
+// Matmuls sum each block of 256 k in float (emit_matmul.cpp): ~16 epsilons
+// of a block's terms in practice, 13 seen where all are positive.
+inline constexpr AtScale kMatmulSums{32};
+
 // Runs fn on both backends and compares; requires every kernel to be native
-// code. With `sums_of_products`, an element may differ by 8 float32 epsilons
-// of the largest value of any result instead: a dot product that cancels
-// to near zero keeps the rounding of its terms, whose size is the results'
-// scale (a caller may return the terms too, to set it).
+// code; elements within max_ulps, or at_scale.
 // Returns the native run's explain report. With fuse false, every op is a kernel.
-inline std::string expect_llvm_matches(const Fn& fn, const std::vector<Tensor>& inputs, const std::string& what, bool sums_of_products = false,
+inline std::string expect_llvm_matches(const Fn& fn, const std::vector<Tensor>& inputs, const std::string& what, AtScale at_scale = kInUlpsOnly,
                                        int64_t max_ulps = kMaxUlps, bool fuse = true) {
   auto reference = tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "interp"});
   auto native = tj::jit(std::function<std::vector<Tensor>(std::vector<Tensor>)>(fn), tj::JitOptions{.backend = "llvm", .fuse = fuse});
@@ -74,7 +85,7 @@ inline std::string expect_llvm_matches(const Fn& fn, const std::vector<Tensor>& 
     if (expected[r].shape() != got[r].shape()) return report;
     const std::vector<double> e = tj::testing::values_of(expected[r].array()), g = tj::testing::values_of(got[r].array());
     for (size_t i = 0; i < e.size(); ++i) {
-      if (sums_of_products && std::fabs(e[i] - g[i]) <= 8 * FLT_EPSILON * scale) continue;
+      if (std::fabs(e[i] - g[i]) <= at_scale.epsilons * FLT_EPSILON * scale) continue;
       const int64_t d = ulps(static_cast<float>(e[i]), static_cast<float>(g[i]));
       EXPECT_LE(d, max_ulps) << what << " result " << r << " element " << i << ": expected " << e[i] << ", got " << g[i];
       if (d > max_ulps) return report;

@@ -117,8 +117,8 @@ TEST_F(LlvmKernels, RowKernels) {
     // ulps (measured: 3). With beta, y = n * gamma + beta keeps that error
     // of n * gamma, absolute where y cancels: 8 epsilons of the largest result.
     const auto layer_norm = [&](const auto& in) { return std::vector{tj::layer_norm(in[0], in[1], in[2])}; };
-    expect_llvm_matches(layer_norm, {clean, Tensor::randn({n}, 8), Tensor::zeros({n})}, "layer_norm without beta" + at, false, 4);
-    expect_llvm_matches(layer_norm, {clean, Tensor::randn({n}, 8), Tensor::randn({n}, 9)}, "layer_norm" + at, /*sums_of_products=*/true);
+    expect_llvm_matches(layer_norm, {clean, Tensor::randn({n}, 8), Tensor::zeros({n})}, "layer_norm without beta" + at, kInUlpsOnly, 4);
+    expect_llvm_matches(layer_norm, {clean, Tensor::randn({n}, 8), Tensor::randn({n}, 9)}, "layer_norm" + at, kSumsOfProducts);
   }
   // Reductions over a leading axis: the domain is permuted, loads become strided.
   expect_llvm_matches([](const auto& in) { return std::vector{in[0].sum({0}, true), in[0].max({0}, true)}; },
@@ -253,8 +253,8 @@ TEST_F(LlvmKernels, SumsOfValuesNeverNegativeAddPairsInFloat) {
     // Every term subnormal (exp of -100 to -103): float adds them exactly.
     expect_llvm_matches([&](const auto& in) { return sums(tj::exp(in[0])); }, {Tensor::randn(shape, 15) * 0.5 - 101.5}, "subnormal sums of exp" + at);
     // Squares are exactly rounded, so only the pairs' rounding is left: 1 ulp.
-    expect_llvm_matches([&](const auto& in) { return sums(in[0] * in[0]); }, {Tensor::randn(shape, 14)}, "sums of squares" + at, false, 1);
-    expect_llvm_matches([&](const auto& in) { return sums(in[0] * in[0]); }, {Tensor::randn(shape, 16) * 1e-21}, "subnormal squares" + at, false, 1);
+    expect_llvm_matches([&](const auto& in) { return sums(in[0] * in[0]); }, {Tensor::randn(shape, 14)}, "sums of squares" + at, kInUlpsOnly, 1);
+    expect_llvm_matches([&](const auto& in) { return sums(in[0] * in[0]); }, {Tensor::randn(shape, 16) * 1e-21}, "subnormal squares" + at, kInUlpsOnly, 1);
   }
   // exp(88.5) is 2.7e38, a float, and so is the row's mean, but any two of
   // them overflow float: a pair's overflow makes the sum infinite, as the
@@ -276,7 +276,7 @@ TEST_F(LlvmKernels, SumsOfValuesNeverNegativeAddPairsInFloat) {
     const auto layer_norm = [](const auto& in) { return std::vector{tj::layer_norm(in[0], in[1], in[2])}; };
     const std::vector<Tensor> norm_inputs = {big, Tensor::randn({n}, 18), Tensor::zeros({n})};
     ASSERT_TRUE(optimized_ir_contains(layer_norm, norm_inputs, "pairs.done")) << "layer norm's variance is not paired";
-    expect_llvm_matches(layer_norm, norm_inputs, "layer norm near FLT_MAX, rows of " + std::to_string(n), false, 4);
+    expect_llvm_matches(layer_norm, norm_inputs, "layer norm near FLT_MAX, rows of " + std::to_string(n), kInUlpsOnly, 4);
   }
 }
 
@@ -302,18 +302,18 @@ TEST_F(LlvmKernels, MatmulWithEpilogues) {
     const int64_t n = c.transpose_b ? c.b[c.b.size() - 2] : c.b.back();
     const bool t = c.transpose_b;
     expect_llvm_matches([t](const auto& in) { return std::vector{tj::matmul(in[0], t ? in[1].T() : in[1])}; },
-                        {Tensor::randn(c.a, 1), Tensor::randn(c.b, 2)}, "matmul " + at, true);
+                        {Tensor::randn(c.a, 1), Tensor::randn(c.b, 2)}, "matmul " + at, kMatmulSums);
     expect_llvm_matches([t](const auto& in) { return std::vector{tj::relu(tj::matmul(in[0], t ? in[1].T() : in[1]) + in[2]) * 0.5}; },
-                        {Tensor::randn(c.a, 1), Tensor::randn(c.b, 2), Tensor::randn({n}, 3)}, "matmul + bias, relu " + at, true);
+                        {Tensor::randn(c.a, 1), Tensor::randn(c.b, 2), Tensor::randn({n}, 3)}, "matmul + bias, relu " + at, kMatmulSums);
   }
   // Batched B transposed (attention's q @ k^T): dot products along k, with
   // k tails (19 = 2 x 8 + 3) and a scaled epilogue; NaN and Inf in q.
   for (int64_t m : {7, 8})  // rows one by one, and in blocks of 4
     expect_llvm_matches([](const auto& in) { return std::vector{tj::matmul(in[0], in[1].transpose(-1, -2)) * 0.125}; },
-                        {special_values({2, 3, m, 19}, 6), Tensor::randn({2, 3, 5, 19}, 7)}, "batched q @ k^T", true);
+                        {special_values({2, 3, m, 19}, 6), Tensor::randn({2, 3, 5, 19}, 7)}, "batched q @ k^T", kMatmulSums);
   // A transposed (strided) left operand and NaN/Inf in the data.
   expect_llvm_matches([](const auto& in) { return std::vector{tj::matmul(in[0].T(), in[1])}; },
-                      {special_values({9, 4}, 4), Tensor::randn({9, 11}, 5)}, "matmul of a transposed operand with specials", true);
+                      {special_values({9, 4}, 4), Tensor::randn({9, 11}, 5)}, "matmul of a transposed operand with specials", kMatmulSums);
 }
 
 TEST_F(LlvmKernels, ReviewRegressions) {
@@ -323,7 +323,7 @@ TEST_F(LlvmKernels, ReviewRegressions) {
     const Tensor y = tj::matmul(in[2], in[1]) + r;
     return std::vector{tj::matmul(y, in[3])};
   }, {Tensor::randn({5, 8}, 1), Tensor::randn({8, 16}, 2), Tensor::randn({5, 8}, 3), Tensor::randn({16, 4}, 4)},
-     "residual epilogue over a repeated row", true);
+     "residual epilogue over a repeated row", kMatmulSums);
   // A per-row value broadcast across the row as an output: interpreted for
   // now (lowering refuses it), and every element must be written.
   const Tensor x = Tensor::randn({4, 8}, 5);
@@ -423,5 +423,5 @@ TEST_F(LlvmKernels, PowersBySmallIntegersAndSquareRoots) {
   const Tensor x = special_values({7, 37}, 41);
   for (double k : {3.0, -3.0, 5.0, -2.0, 8.0, -8.0, 7.0, 0.5})
     expect_llvm_matches([k](const auto& in) { return std::vector{tj::pow(in[0], k), tj::pow(in[0] * 1e-3, k)}; }, {x},
-                        fmt::format("pow(x, {})", k), false, 0);
+                        fmt::format("pow(x, {})", k), kInUlpsOnly, 0);
 }

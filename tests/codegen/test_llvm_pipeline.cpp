@@ -35,7 +35,6 @@ TEST_F(LlvmKernels, PipelinedLongChains) {
   // 1 + tanh(u) cancels for negative u: tanh's last-ulp differences near -1
   // are absolute errors of ~6e-8, so GELU compares at the results' scale
   // (clean inputs), tanh alone in ulps (special values too).
-  constexpr bool kAtScale = true;
   ASSERT_TRUE(pipelined([&](const auto& in) { return std::vector{gelu(in[0])}; }, {Tensor::randn({100}, 40)}))
       << "GELU's kernel is not software-pipelined: the cases below would test the plain loop only";
   for (int64_t n : {0, 1, 8, 15, 16, 24, 31, 32, 40, 48, 49, 56, 63, 64, 80, 95, 97, 112, 1000}) {
@@ -45,23 +44,23 @@ TEST_F(LlvmKernels, PipelinedLongChains) {
     // or NaN, or whose |x| is too large for the fast path's rounding.
     expect_llvm_matches([&](const auto& in) { return std::vector{tj::exp(in[0]), tj::sigmoid(in[0])}; }, {special_values({2, n}, 47)},
                         "exp, sigmoid" + at);
-    expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0])}; }, {Tensor::randn({n}, 41) * 3.0}, "gelu" + at, kAtScale);
+    expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0])}; }, {Tensor::randn({n}, 41) * 3.0}, "gelu" + at, kSumsOfProducts);
   }
   // Rows of 203 (25 whole vectors and 3 at 8 lanes): short rows get fewer stages, or none.
   const Tensor base = Tensor::randn({41, 203}, 42) * 3.0, tall = Tensor::randn({203, 41}, 52) * 3.0;
   for (const Tensor& x : {tall.T(), base.slice({0, 1}, {41, 203}, {2, 3}), base.slice({40, 0}, {-42, 203}, {-1, 1})})
-    expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0])}; }, {x}, "gelu of strided " + x.to_string(), kAtScale);
+    expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0])}; }, {x}, "gelu of strided " + x.to_string(), kSumsOfProducts);
   expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0] + in[1])}; }, {base, Tensor::randn({203}, 43)},
-                      "gelu of a broadcast sum", kAtScale);
+                      "gelu of a broadcast sum", kSumsOfProducts);
   expect_llvm_matches([&](const auto& in) { return std::vector{gelu(in[0] + in[1])}; }, {base, Tensor::randn({41, 1}, 50)},
-                      "gelu of a sum broadcast along the inner dim", kAtScale);
+                      "gelu of a sum broadcast along the inner dim", kSumsOfProducts);
   expect_llvm_matches([&](const auto& in) { return std::vector{tj::tanh(in[0]), gelu(in[0])}; }, {base}, "tanh and gelu, two outputs",
-                      kAtScale);
+                      kSumsOfProducts);
   expect_llvm_matches([&](const auto& in) { return std::vector{tj::where(tj::tanh(in[0]) > 0.5, in[0], in[0] * 0.0), tj::tanh(in[0]) > 0.5}; },
                       {base}, "a boolean output");
   const auto boolean_input = [&](const auto& in) { return std::vector{tj::where(in[1], gelu(in[0]), tj::tanh(in[0]))}; };
   EXPECT_TRUE(pipelined(boolean_input, {base, base > 0.7}));
-  expect_llvm_matches(boolean_input, {base, base > 0.7}, "a boolean input", kAtScale);
+  expect_llvm_matches(boolean_input, {base, base > 0.7}, "a boolean input", kSumsOfProducts);
   // exp's and sigmoid's exp each branch to their slow path, one after the
   // other in one kernel, which is not pipelined. tanh within 2 ulps moves
   // sigmoid (slope <= 1/4, values >= 0.26) by at most 2 of its ulps,
@@ -71,7 +70,7 @@ TEST_F(LlvmKernels, PipelinedLongChains) {
   constexpr int64_t kComposedUlps = 5;
   EXPECT_FALSE(pipelined(two_branches, {base}));
   for (int64_t n : {3, 64, 200, 333, 1000})
-    expect_llvm_matches(two_branches, {special_values({2, n}, 51)}, "exp + sigmoid of tanh: two cold branches, on " + std::to_string(n), false,
+    expect_llvm_matches(two_branches, {special_values({2, n}, 51)}, "exp + sigmoid of tanh: two cold branches, on " + std::to_string(n), kInUlpsOnly,
                         kComposedUlps);
   expect_llvm_matches([&](const auto& in) { return std::vector{tj::tanh(in[0] - in[0].mean({-1}, true))}; }, {base},
                       "tanh after a row mean");
@@ -81,14 +80,14 @@ TEST_F(LlvmKernels, PipelinedLongChains) {
   for (int64_t n : {5, 8, 29, 64, 300}) {
     const std::string at = " on rows of " + std::to_string(n);
     expect_llvm_matches([](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; }, {Tensor::randn({7, n}, 48) * 40.0},
-                        "softmax of wide range" + at, false, kSoftmaxUlps);
+                        "softmax of wide range" + at, kInUlpsOnly, kSoftmaxUlps);
     expect_llvm_matches([](const auto& in) { return std::vector{tj::softmax(in[0], -1)}; }, {special_values({7, n}, 49)},
-                        "softmax of special values" + at, false, kSoftmaxUlps);
+                        "softmax of special values" + at, kInUlpsOnly, kSoftmaxUlps);
   }
   for (const auto& [a, b] : std::vector<std::pair<tj::Shape, tj::Shape>>{{{5, 20}, {20, 37}}, {{100, 300}, {300, 260}}})
     expect_llvm_matches([&](const auto& in) { return std::vector{gelu(tj::matmul(in[0], in[1]) + in[2])}; },
                         {Tensor::randn(a, 44), Tensor::randn(b, 45), Tensor::randn({b[1]}, 46)},
-                        "gelu epilogue of " + tj::shape_to_string(a) + " @ " + tj::shape_to_string(b), kAtScale);
+                        "gelu epilogue of " + tj::shape_to_string(a) + " @ " + tj::shape_to_string(b), kMatmulSums);
 }
 
 TEST_F(LlvmKernels, KernelsWritingOverTheirInput) {
@@ -114,7 +113,7 @@ TEST_F(LlvmKernels, KernelsWritingOverTheirInput) {
   ASSERT_TRUE(pipelined([](const auto& in) { return std::vector{tj::tanh(in[0])}; }, {Tensor::randn({100}, 70)}));
   for (const tj::Shape& shape : std::vector<tj::Shape>{{37, 203}, {(int64_t{1} << 12) + 5}, {3, 8}}) {
     const std::string report = expect_llvm_matches(chain, {special_values(shape, 71)}, "an unfused chain in place on " + tj::shape_to_string(shape),
-                                                   false, kChainUlps, /*fuse=*/false);
+                                                   kInUlpsOnly, kChainUlps, /*fuse=*/false);
     EXPECT_TRUE(in_one_buffer(report)) << report;
   }
   for (const auto& [rows, inner] : std::vector<std::pair<int64_t, int64_t>>{{37, 24}, {64, 203}}) {
@@ -122,11 +121,11 @@ TEST_F(LlvmKernels, KernelsWritingOverTheirInput) {
     const std::string at = " of rows of " + std::to_string(inner);
     std::string report = expect_llvm_matches(
         [](const auto& in) { return std::vector{tj::matmul(tj::softmax(tj::matmul(in[0], in[1].transpose(-1, -2)), -1), in[2])}; }, {q, k, v},
-        "softmax in place" + at, /*sums_of_products=*/true);
+        "softmax in place" + at, kMatmulSums);
     EXPECT_TRUE(in_one_buffer(report)) << report;
     report = expect_llvm_matches(
         [](const auto& in) { return std::vector{tj::matmul(tj::layer_norm(tj::matmul(in[0], in[1].transpose(-1, -2)), in[3], in[4]), in[2])}; },
-        {q, k, v, Tensor::randn({inner}, 75), Tensor::randn({inner}, 76)}, "layer norm in place" + at, /*sums_of_products=*/true);
+        {q, k, v, Tensor::randn({inner}, 75), Tensor::randn({inner}, 76)}, "layer norm in place" + at, kMatmulSums);
     EXPECT_TRUE(in_one_buffer(report)) << report;
   }
 }

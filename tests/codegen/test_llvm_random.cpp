@@ -176,7 +176,7 @@ TEST_F(LlvmKernels, RandomMatmuls) {
             default: return std::vector{0.5 * y * (1.0 + tj::tanh(0.7978845608028654 * (y + 0.044715 * y * y * y))), y, terms};
           }
         },
-        {a, b, Tensor::randn({n}, 900 + trial)}, what, true);
+        {a, b, Tensor::randn({n}, 900 + trial)}, what, kMatmulSums);
   }
 }
 
@@ -206,14 +206,14 @@ TEST_F(LlvmKernels, RandomRowKernels) {
                                          strided, axis, scale, specials, program);
     const Tensor gamma = Tensor::randn({x.shape().back()}, 4000 + trial), beta = Tensor::randn({x.shape().back()}, 5000 + trial);
     switch (program) {
-      case 0: expect_llvm_matches([axis](const auto& in) { return std::vector{tj::softmax(in[0], axis)}; }, {x}, what, false, kSoftmaxUlps); break;
+      case 0: expect_llvm_matches([axis](const auto& in) { return std::vector{tj::softmax(in[0], axis)}; }, {x}, what, kInUlpsOnly, kSoftmaxUlps); break;
       case 1:  // x - max - log(sum): the log's error is absolute, relative to the largest result
-        expect_llvm_matches([axis](const auto& in) { return std::vector{tj::log_softmax(in[0], axis)}; }, {x}, what, true); break;
+        expect_llvm_matches([axis](const auto& in) { return std::vector{tj::log_softmax(in[0], axis)}; }, {x}, what, kSumsOfProducts); break;
       case 2: {  // without beta within 4 ulps; with it, n * gamma's error is absolute where y cancels (test_llvm_kernels.cpp)
         if (leading_axis) break;
         const auto layer_norm = [](const auto& in) { return std::vector{tj::layer_norm(in[0], in[1], in[2])}; };
-        if (trial % 2) expect_llvm_matches(layer_norm, {x, gamma, beta}, what, true);
-        else expect_llvm_matches(layer_norm, {x, gamma, Tensor::zeros(beta.shape())}, what + ", beta 0", false, 4);
+        if (trial % 2) expect_llvm_matches(layer_norm, {x, gamma, beta}, what, kSumsOfProducts);
+        else expect_llvm_matches(layer_norm, {x, gamma, Tensor::zeros(beta.shape())}, what + ", beta 0", kInUlpsOnly, 4);
         break;
       }
       default:
