@@ -104,7 +104,9 @@ void Emitter::accumulate_tile(const Step& step, const std::vector<Value*>& a_row
       Value* column = b_.CreateAdd(j, b_.getInt64(v * lanes_));
       columns.push_back(column);
       panels.push_back(v == 0 || whole ? column : b_.CreateSelect(b_.CreateICmpSLT(column, j1), column, j));
-      masks.push_back(whole ? nullptr : lane_mask(column, j1));
+      // The cache-blocked kernel's sums have a slot for every column of the
+      // block: whole tiles fit, and what lands past j1 is never read.
+      masks.push_back(whole || blocked_matmul() ? nullptr : lane_mask(column, j1));
     }
     for (auto& row : tile)
       for (Value* slot : row) b_.CreateStore(splat_f(f32, 0.0), slot);
