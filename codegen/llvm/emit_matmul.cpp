@@ -188,38 +188,7 @@ void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Val
   auto* f64 = llvm::FixedVectorType::get(b_.getDoubleTy(), lanes_);
   const int n = static_cast<int>(rows.size());
   auto sums_at = [&](int i, Value* j) { return b_.CreateGEP(b_.getDoubleTy(), row_sums_, b_.CreateAdd(b_.CreateMul(b_.getInt64(i), inner), j)); };
-  if (k_.packed_b_step < 0 && bm.strides.back() != 1 && bm.k_stride == 1 && a.k_stride == 1) {
-    // B transposed (attention's k^T): its columns are contiguous along k,
-    // so each sum is a dot product of two contiguous runs, vectorized
-    // along k (in float: each lane sums k / lanes products), instead of
-    // gathering B's rows element by element; the block's rows share each
-    // load of B's column.
-    auto* f32 = vector_of(DType::f32);
-    const std::vector<Value*> a_rows = offsets_at_rows(a, rows);
-    Value* b_row = offsets_.at(&bm);
-    std::vector<Value*> tile;
-    for (int i = 0; i < n; ++i) tile.push_back(create_entry_alloca(f32));
-    counted_loop(b_.getInt64(0), inner, 1, [&](Value* j) {
-      Value* b_column = b_.CreateAdd(b_row, b_.CreateMul(j, b_.getInt64(bm.strides.back())));
-      for (int i = 0; i < n; ++i) b_.CreateStore(splat_f(f32, 0.0), tile[i]);
-      vector_loop(b_.getInt64(0), b_.getInt64(step.k_extent), [&](Value* k, Value* mask, int) {
-        Value* y = load_floats(b_.CreateGEP(b_.getFloatTy(), base_[bm.buffer], b_.CreateAdd(b_column, k)), mask);
-        for (int i = 0; i < n; ++i) {
-          Value* x = load_floats(b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], b_.CreateAdd(a_rows[i], k)), mask);
-          b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f32}, {x, y, b_.CreateLoad(f32, tile[i])}), tile[i]);
-        }
-      }, Unroll{.multiple_of = std::max<int64_t>(step.k_extent, 1)});
-      // The lanes in double, in halves (a tree, log2 lanes adds deep), not
-      // in order: every column waits for its rows' sums.
-      for (int i = 0; i < n; ++i) {
-        Value* lanes = b_.CreateFPExt(b_.CreateLoad(f32, tile[i]), f64);
-        llvm::CallInst* sum = b_.CreateFAddReduce(llvm::ConstantFP::get(b_.getDoubleTy(), -0.0), lanes);
-        sum->setHasAllowReassoc(true);
-        b_.CreateStore(sum, sums_at(i, j));
-      }
-    });
-    return;
-  }
+  if (k_.packed_b_step < 0 && bm.strides.back() != 1 && bm.k_stride == 1 && a.k_stride == 1) return dot_products(step, rows, inner);
   vector_loop(b_.getInt64(0), inner, [&](Value* j, Value* mask, int) {
     for (int i = 0; i < n; ++i) store_doubles(splat_f(f64, 0.0), sums_at(i, j), mask);
   }, Unroll{.multiple_of = inner_multiple()});
@@ -240,6 +209,93 @@ void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Val
     accumulate_tile(step, a_rows, b_row, row_sums, b_.getInt64(0), inner, k_begin, k_end);
     software_prefetch_ = prefetching;
   }, /*whole_steps=*/false);
+}
+
+void Emitter::dot_products(const Step& step, const std::vector<Value*>& rows, Value* inner) {
+  // B transposed (attention's k^T): its columns are contiguous along k, so
+  // each sum is a dot product of two contiguous runs, vectorized along k,
+  // instead of gathering B's rows element by element. The block's rows take
+  // lanes / rows columns at a time: a vector of products per row and
+  // column, each lane summing k / lanes of them in float, and then all
+  // those vectors summed across their lanes at once (sum_each_vector),
+  // which leaves the sums in one vector, row by row.
+  const IndexMap& a = k_.loads[k_.steps[step.args[0]].load];
+  const IndexMap& bm = k_.loads[k_.steps[step.args[1]].load];
+  auto* f32 = vector_of(DType::f32);
+  const int n = static_cast<int>(rows.size());
+  if (lanes_ % n != 0) fail("codegen: {} rows of dot products do not divide {} lanes", n, lanes_);
+  const int columns = lanes_ / n;
+  auto* column_doubles = llvm::FixedVectorType::get(b_.getDoubleTy(), columns);
+  const std::vector<Value*> a_rows = offsets_at_rows(a, rows);
+  Value* b_row = offsets_.at(&bm);
+  std::vector<Value*> tile;  // row i, column c at i * columns + c
+  for (int q = 0; q < lanes_; ++q) tile.push_back(create_entry_alloca(f32));
+  Value* last = b_.CreateSub(inner, b_.getInt64(1));
+  counted_loop(b_.getInt64(0), inner, columns, [&](Value* j) {
+    std::vector<Value*> b_columns;  // past the last column: the last again, its sums not stored
+    for (int c = 0; c < columns; ++c) {
+      Value* column = b_.CreateAdd(j, b_.getInt64(c));
+      column = b_.CreateSelect(b_.CreateICmpSLT(column, inner), column, last);
+      b_columns.push_back(b_.CreateAdd(b_row, b_.CreateMul(column, b_.getInt64(bm.strides.back()))));
+    }
+    for (Value* slot : tile) b_.CreateStore(splat_f(f32, 0.0), slot);
+    vector_loop(b_.getInt64(0), b_.getInt64(step.k_extent), [&](Value* k, Value* mask, int) {
+      std::vector<Value*> ys;
+      for (Value* column : b_columns) ys.push_back(load_floats(b_.CreateGEP(b_.getFloatTy(), base_[bm.buffer], b_.CreateAdd(column, k)), mask));
+      for (int i = 0; i < n; ++i) {
+        Value* x = load_floats(b_.CreateGEP(b_.getFloatTy(), base_[a.buffer], b_.CreateAdd(a_rows[i], k)), mask);
+        for (int c = 0; c < columns; ++c) {
+          Value* slot = tile[i * columns + c];
+          b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f32}, {x, ys[c], b_.CreateLoad(f32, slot)}), slot);
+        }
+      }
+    }, Unroll{.multiple_of = std::max<int64_t>(step.k_extent, 1)});
+    std::vector<Value*> products;
+    for (Value* slot : tile) products.push_back(b_.CreateLoad(f32, slot));
+    Value* sums = sum_each_vector(products);
+    std::vector<llvm::Constant*> ids;
+    for (int c = 0; c < columns; ++c) ids.push_back(b_.getInt32(c));
+    Value* in_range = k_.inner() % columns == 0 ? nullptr
+                                                : b_.CreateICmpSLT(llvm::ConstantVector::get(ids), b_.CreateVectorSplat(columns, b_.CreateTrunc(b_.CreateSub(inner, j), b_.getInt32Ty())));
+    for (int i = 0; i < n; ++i) {
+      std::vector<int> row_lanes;
+      for (int c = 0; c < columns; ++c) row_lanes.push_back(i * columns + c);
+      Value* row = b_.CreateFPExt(b_.CreateShuffleVector(sums, row_lanes), column_doubles);
+      Value* at = b_.CreateGEP(b_.getDoubleTy(), row_sums_, b_.CreateAdd(b_.CreateMul(b_.getInt64(i), inner), j));
+      if (in_range) b_.CreateMaskedStore(row, at, llvm::Align(8), in_range);
+      else b_.CreateAlignedStore(row, at, llvm::Align(8));
+    }
+  }, /*whole_steps=*/false);
+}
+
+Value* Emitter::sum_each_vector(std::vector<Value*> vectors) {
+  // Pairs of vectors (a, b) become one: each owner's block of lanes in a,
+  // then in b, halved by adding its upper half to its lower, the blocks of
+  // a and b interleaved. After log2(lanes) levels every lane has one owner;
+  // a last shuffle puts owner q at lane q.
+  std::vector<std::vector<int>> owners;  // per vector, the owner of each block (blocks of lanes / owners)
+  for (size_t q = 0; q < vectors.size(); ++q) owners.push_back({static_cast<int>(q)});
+  while (vectors.size() > 1) {
+    std::vector<Value*> next;
+    std::vector<std::vector<int>> next_owners;
+    for (size_t p = 0; p + 1 < vectors.size(); p += 2) {
+      const int blocks = static_cast<int>(owners[p].size()), size = lanes_ / blocks, half = size / 2;
+      std::vector<int> lower, upper, merged;
+      for (int block = 0; block < blocks; ++block) {
+        for (int from : {0, lanes_})
+          for (int t = 0; t < half; ++t) lower.push_back(from + block * size + t), upper.push_back(from + block * size + half + t);
+        merged.push_back(owners[p][block]);
+        merged.push_back(owners[p + 1][block]);
+      }
+      next.push_back(b_.CreateFAdd(b_.CreateShuffleVector(vectors[p], vectors[p + 1], lower), b_.CreateShuffleVector(vectors[p], vectors[p + 1], upper)));
+      next_owners.push_back(merged);
+    }
+    vectors = std::move(next);
+    owners = std::move(next_owners);
+  }
+  std::vector<int> order(lanes_);
+  for (int lane = 0; lane < lanes_; ++lane) order[owners[0][lane]] = lane;
+  return b_.CreateShuffleVector(vectors[0], order);
 }
 
 }  // namespace tj::llvm_backend

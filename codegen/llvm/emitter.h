@@ -252,6 +252,10 @@ class Emitter {
   // does), with FMAs. The epilogue loop then reads a row's sums as the
   // matmul's value.
   void matmul_rows(const Step& step, const std::vector<Value*>& rows, Value* inner);
+  // matmul_rows when B is transposed (its columns run along k): dot products.
+  void dot_products(const Step& step, const std::vector<Value*>& rows, Value* inner);
+  // A vector whose lane q is the sum of vectors[q]'s lanes (as many vectors as lanes).
+  Value* sum_each_vector(std::vector<Value*> vectors);
 
   Value* load_floats(Value* p, Value* mask);
   void store_floats(Value* v, Value* p, Value* mask);

@@ -213,14 +213,15 @@ TEST_F(LlvmKernels, MatmulsReadNothingPastTheirOperands) {
   // Matmuls whose rows of 19 columns end in a partial vector, and whose
   // tiles of 2 or 4 vectors run past the row: A, B read in place (batched,
   // B per batch; rows in blocks of 4 and one by one) and B packed by the
-  // executor (panels of `lanes` columns, zero-padded; cache-blocked) each
-  // end where an unmapped page begins, so a load past them faults.
+  // executor (panels of `lanes` columns, zero-padded; cache-blocked), and
+  // B transposed (dot products of 4 or 16 columns at a time: 19 leaves 3)
+  // each end where an unmapped page begins, so a load past them faults.
   const long page = sysconf(_SC_PAGESIZE);
   struct Case {
     int64_t batches, m;
-    bool packed;
+    bool packed, transposed_b;
   };
-  for (const Case& c : {Case{2, 8, false}, Case{2, 7, false}, Case{0, 20, true}}) {
+  for (const Case& c : {Case{2, 8, false, false}, Case{2, 7, false, false}, Case{0, 20, true, false}, Case{2, 8, false, true}, Case{2, 7, false, true}}) {
     const int64_t k = 13, n = 19, batches = std::max<int64_t>(c.batches, 1);
     const std::string batch = c.batches ? fmt::format("{},", c.batches) : "";
     tj::Program program = tj::parse_program(fmt::format(
@@ -231,9 +232,10 @@ TEST_F(LlvmKernels, MatmulsReadNothingPastTheirOperands) {
     ASSERT_EQ(kernels.size(), 1u);
     const tj::Shape a_shape = c.batches ? tj::Shape{batches, c.m, k} : tj::Shape{c.m, k};
     const tj::Shape b_shape = c.batches ? tj::Shape{batches, k, n} : tj::Shape{k, n};
+    // B transposed: stored as [batches, n, k], read as [batches, k, n].
+    const tj::Strides b_strides = c.transposed_b ? tj::Strides{n * k, 1, k} : tj::contiguous_strides(b_shape);
     std::string why;
-    const std::optional<tj::LoopKernel> loop =
-        tj::lower_kernel(kernels[0], {{tj::contiguous_strides(a_shape), 0}, {tj::contiguous_strides(b_shape), 0}}, &why);
+    const std::optional<tj::LoopKernel> loop = tj::lower_kernel(kernels[0], {{tj::contiguous_strides(a_shape), 0}, {b_strides, 0}}, &why);
     ASSERT_TRUE(loop.has_value()) << why;
     ASSERT_EQ(loop->packed_b_step >= 0, c.packed);
     const auto code = tj::llvm_backend::compile_loop_kernel(*loop);
@@ -246,7 +248,9 @@ TEST_F(LlvmKernels, MatmulsReadNothingPastTheirOperands) {
     float* a_at = reinterpret_cast<float*>(region + page) - a.numel();
     float* b_at = reinterpret_cast<float*>(region + 3 * page) - b.numel();
     std::copy(a.data<float>(), a.data<float>() + a.numel(), a_at);
-    std::copy(b.data<float>(), b.data<float>() + b.numel(), b_at);
+    for (int64_t t = 0; t < batches; ++t)
+      for (int64_t l = 0; l < k; ++l)
+        for (int64_t j = 0; j < n; ++j) b_at[t * k * n + (c.transposed_b ? j * k + l : l * n + j)] = b.data<float>()[(t * k + l) * n + j];
     const int64_t lanes = std::max<int64_t>(loop->panel, 1), panels = c.packed ? (n + lanes - 1) / lanes : 0;
     float* packed = reinterpret_cast<float*>(region + 5 * page) - panels * k * lanes;
     for (int64_t p = 0; p < panels; ++p)
