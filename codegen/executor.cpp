@@ -38,12 +38,25 @@ struct NativeKernel {
   LoopKernel loop;
   std::string why_not;
   double lower_ms = 0;
+  // A matmul's B that is a bound constant (a captured weight: the same data
+  // on every call, as the prepack pass marks it) is packed at the first call only.
+  bool constant_b = false;
+  std::once_flag pack_once;
+  Array packed_b;
 };
+
+// Whether the kernel's packed B (if any) is a bound constant.
+bool packs_a_constant(const Kernel& kernel, const LoopKernel& loop) {
+  if (loop.packed_b_step < 0) return false;
+  const size_t buffer = static_cast<size_t>(loop.loads[loop.steps[loop.steps[loop.packed_b_step].args[1]].load].buffer);
+  return buffer < kernel.inputs.size() && kernel.inputs[buffer]->op == Op::constant && !kernel.inputs[buffer]->constant.symbol.empty();
+}
 
 std::string describe_native(const NativeKernel& native) {
   if (!native.code) return "interp: " + native.why_not;
-  return fmt::format("llvm, {} with {}-lane float32 vectors, domain {} ({} pass{}), {}", host_isa().name, host_isa().f32_lanes,
-                     shape_to_string(native.loop.domain), native.loop.passes, native.loop.passes == 1 ? "" : "es", native.code->schedule());
+  const std::string packing = native.loop.packed_b_step < 0 ? "" : native.constant_b ? ", B (a constant) packed once" : ", B packed on every call";
+  return fmt::format("llvm, {} with {}-lane float32 vectors, domain {} ({} pass{}), {}{}", host_isa().name, host_isa().f32_lanes,
+                     shape_to_string(native.loop.domain), native.loop.passes, native.loop.passes == 1 ? "" : "es", native.code->schedule(), packing);
 }
 
 using Clock = std::chrono::steady_clock;
@@ -103,6 +116,7 @@ struct Executable::Impl {
       if (loop) {
         made->loop = *loop;
         made->code = llvm_backend::compile_loop_kernel(*loop);
+        made->constant_b = packs_a_constant(kernels[index], *loop);
       }
       slot = std::move(made);  // only once built: a failed compile leaves no half-made entry
     }
@@ -202,10 +216,13 @@ class Runner {
     }
     const LoopKernel& loop = native->loop;
     Array packed;
-    if (loop.packed_b_step >= 0) {
+    if (native->constant_b) {
+      std::call_once(native->pack_once, [&] { native->packed_b = pack_b(loop, args); });
+      packed = native->packed_b;
+    } else if (loop.packed_b_step >= 0) {
       packed = pack_b(loop, args);
-      args.push_back(packed.mutable_at(0));
     }
+    if (loop.packed_b_step >= 0) args.push_back(packed.mutable_at(0));
     const llvm_backend::KernelFn fn = native->code->function();
     const bool elements = llvm_backend::ranges_over_elements(loop);
     const int64_t count = elements ? loop.inner() : (loop.rows() + loop.row_block - 1) / loop.row_block;

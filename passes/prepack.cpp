@@ -1,9 +1,10 @@
 // Constant-weight pre-packing.
 // Needs: fold-transpose (so that the flag, not a transpose, says how the
 // weight is read). Guarantees: every tensor constant read by a matmul,
-// directly or through views, has Node::prepack set. Reports show the flag;
-// the LLVM executor does not act on it yet: it packs B into its panel
-// layout on every call (Runner::pack_b), constant weights included.
+// directly or through views, has Node::prepack set. Reports show the flag.
+// The LLVM executor packs such a B into its panel layout once per compiled
+// kernel, at its first call (codegen/executor.cpp), and any other B on
+// every call.
 #include "ir/schedule.h"
 #include "passes/passes.h"
 

@@ -236,6 +236,25 @@ TEST(Jit, CapturedTensorsBecomeConstants) {
   EXPECT_NE(report.find("matmul"), std::string::npos) << report;
 }
 
+TEST(Jit, CapturedWeightsArePackedOnce) {
+  // A matmul's B is packed into panels before its kernel runs: a captured
+  // weight (a constant) at the first call only, and the calls after read
+  // that copy; a weight passed as an input on every call.
+  const Tensor w = Tensor::randn({40, 70}, 7);
+  auto captured = tj::jit([&](const Tensor& x) { return tj::relu(tj::matmul(x, w)); }, tj::JitOptions{.backend = "llvm"});
+  auto passed = tj::jit([](const Tensor& x, const Tensor& weight) { return tj::relu(tj::matmul(x, weight)); }, tj::JitOptions{.backend = "llvm"});
+  for (uint64_t seed = 8; seed < 11; ++seed) {
+    const Tensor x = Tensor::randn({13, 40}, seed);
+    const std::string at = "call with seed " + std::to_string(seed);
+    expect_close(tj::relu(tj::matmul(x, w)), captured(x), "captured weight, " + at, true);
+    const Tensor weight = seed == 9 ? Tensor::randn({40, 70}, 12) : w;  // another weight in one call
+    expect_close(tj::relu(tj::matmul(x, weight)), passed(x, weight), "weight as an input, " + at, true);
+  }
+  const Tensor x = Tensor::randn({13, 40}, 11);
+  EXPECT_NE(tj::explain(captured, x).find(", B (a constant) packed once"), std::string::npos) << tj::explain(captured, x);
+  EXPECT_NE(tj::explain(passed, x, w).find(", B packed on every call"), std::string::npos) << tj::explain(passed, x, w);
+}
+
 TEST(Jit, TuplesPairsAndNestedJit) {
   auto inner = tj::jit([](const Tensor& x) { return tj::exp(x); });
   auto f = tj::jit([&](const Tensor& a, const Tensor& b) { return std::make_tuple(inner(a) + b, a - b, b); });
