@@ -27,11 +27,12 @@ const std::set<Op> kSupportedOps = {
 // A matmul kernel keeps its block of output rows as double sums in its
 // per-thread scratch (6 x 8192 x 8 bytes at most).
 constexpr int64_t kMaxMatmulColumns = 1 << 13;
-// Rows per block. With B packed, 6: the register tile is 6 rows by one
-// vector of B's columns widened to two of doubles, 12 accumulators beside
-// B's two halves and A's broadcast, 15 of AVX2's 16 registers (MLP at one
-// thread ~15% faster than with 4). A batched B shares its loads over 4
-// rows, which must divide the rows of each batch.
+// Rows per block. With B packed, 6: the register tile is 6 rows by 4
+// vectors of B's columns (AVX2: 2), 24 float accumulators beside B's
+// vectors and A's broadcast (AVX2: 12 + 2 + 1 of its 16 registers; chosen
+// when the sums were double, the MLP at one thread ~15% faster than with
+// 4). A batched B shares its loads over 4 rows, which must divide the rows
+// of each batch.
 constexpr int kPackedMatmulRowBlock = 6;
 constexpr int kMatmulRowBlock = 4;
 

@@ -1,6 +1,7 @@
 // The tracer: a thread-local stack of traces, parameters and captured constants.
 #include "frontend/tensor_impl.h"
 
+#include <cstring>
 #include <vector>
 
 #include "ir/error.h"
@@ -37,8 +38,15 @@ Node* Tracer::capture(const Tensor& concrete) {
     if (is_float(value.dtype())) c.f = read_double(value.at(value.offset()), value.dtype());
     else c.i = read_int(value.at(value.offset()), value.dtype());
   } else {
+    // A snapshot (as JAX and numba take one): the caller's tensor, or a numpy
+    // array under it, may change in place later; the compiled program keeps
+    // the values it was traced with (a matmul packs a constant B only once).
     c.symbol = "c" + std::to_string(next_constant_++);
-    program_.constant_data[c.symbol] = value.contiguous();
+    const Array dense = value.contiguous();
+    Array snapshot = Array::zeros(dense.dtype(), dense.shape());
+    const size_t bytes = static_cast<size_t>(dense.numel() * dtype_size(dense.dtype()));
+    if (bytes > 0) std::memcpy(snapshot.mutable_at(0), dense.at(dense.offset()), bytes);
+    program_.constant_data[c.symbol] = snapshot;
   }
   Node* node = function().add_const(value.type(), c);
   captured_[key] = {concrete.impl(), node};

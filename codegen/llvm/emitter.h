@@ -245,12 +245,11 @@ class Emitter {
   bool has_long_chains() const;  // transcendental math anywhere in the kernel
 
   // The matmul rows `rows` into `row_sums_` (one double per output column
-  // and row). Register tiles: for each vector of columns, the rows' sums stay
-  // in registers over the whole k loop, each k adding A's element (splat)
-  // times B's row-k vector, loaded once for all rows (B's map does not depend
-  // on the row when rows are blocked). Sums are double (as the reference
-  // does), with FMAs. The epilogue loop then reads a row's sums as the
-  // matmul's value.
+  // and row), a block of k at a time (accumulate_tile: the rows' float sums
+  // for a tile of vectors of columns stay in registers over the block, each
+  // k adding A's element (splat) times B's row-k vectors, loaded once for
+  // all rows; then added to the double sums). The epilogue loop then reads
+  // a row's sums as the matmul's value.
   void matmul_rows(const Step& step, const std::vector<Value*>& rows, Value* inner);
   // matmul_rows when B is transposed (its columns run along k): dot products.
   void dot_products(const Step& step, const std::vector<Value*>& rows, Value* inner);

@@ -311,6 +311,12 @@ TEST_F(LlvmKernels, MatmulWithEpilogues) {
   for (int64_t m : {7, 8})  // rows one by one, and in blocks of 4
     expect_llvm_matches([](const auto& in) { return std::vector{tj::matmul(in[0], in[1].transpose(-1, -2)) * 0.125}; },
                         {special_values({2, 3, m, 19}, 6), Tensor::randn({2, 3, 5, 19}, 7)}, "batched q @ k^T", kMatmulSums);
+  // Dot products over k = 20000 of equal terms (rounding errors that add up
+  // instead of cancelling: the worst case for float sums): blocks of 256 k in float, added in double, stay within
+  // kMatmulSums (in one float sum over all of k: ~114 epsilons at 16384).
+  for (int64_t m : {1, 8})
+    expect_llvm_matches([](const auto& in) { return std::vector{tj::matmul(in[0], in[1].transpose(-1, -2))}; },
+                        {Tensor::full({2, m, 20000}, 0.1), Tensor::full({2, 3, 20000}, 0.1)}, "long dot products", kMatmulSums);
   // A transposed (strided) left operand and NaN/Inf in the data.
   expect_llvm_matches([](const auto& in) { return std::vector{tj::matmul(in[0].T(), in[1])}; },
                       {special_values({9, 4}, 4), Tensor::randn({9, 11}, 5)}, "matmul of a transposed operand with specials", kMatmulSums);

@@ -7,8 +7,9 @@
 # math is within 4 ulp of correctly rounded, torch's within a similar
 # bound), so rtol=1e-5 with atol=1e-6 for results near zero. Reductions and
 # matmul sum n terms: torch accumulates in float32 with error up to about
-# n·eps·sum|x|, we accumulate in double, so they use rtol=1e-4 and an atol
-# scaled by the number of terms.
+# n·eps·sum|x|; we accumulate reductions in double and matmuls in float per
+# block of 256 terms, the blocks in double, so they use rtol=1e-4 and an
+# atol scaled by the number of terms.
 import numpy as np
 import pytest
 import torch
