@@ -91,6 +91,7 @@ void Emitter::accumulate_tile(const Step& step, const std::vector<Value*>& a_row
   const int n = static_cast<int>(a_rows.size());
   // 6 rows x 4 vectors: 24 of AVX-512's 32 registers; AVX2 has 16.
   const int tile_vectors = lanes_ == 16 ? 4 : 2;
+  static_assert(kColumnBlock % (4 * 16) == 0 && kColumnBlock % (2 * 8) == 0, "the cache-blocked kernel's tiles must not straddle two column blocks");
   // A's rows, broadcast straight from A when they run along k; else (A
   // transposed) copied for the k block first.
   Value* copied = a.k_stride == 1 ? nullptr : copy_rows_of_a(a, a_rows, k_begin, k_end);
