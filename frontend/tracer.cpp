@@ -1,7 +1,6 @@
 // The tracer: a thread-local stack of traces, parameters and captured constants.
 #include "frontend/tensor_impl.h"
 
-#include <cstring>
 #include <vector>
 
 #include "ir/error.h"
@@ -42,11 +41,7 @@ Node* Tracer::capture(const Tensor& concrete) {
     // array under it, may change in place later; the compiled program keeps
     // the values it was traced with (a matmul packs a constant B only once).
     c.symbol = "c" + std::to_string(next_constant_++);
-    const Array dense = value.contiguous();
-    Array snapshot = Array::zeros(dense.dtype(), dense.shape());
-    const size_t bytes = static_cast<size_t>(dense.numel() * dtype_size(dense.dtype()));
-    if (bytes > 0) std::memcpy(snapshot.mutable_at(0), dense.at(dense.offset()), bytes);
-    program_.constant_data[c.symbol] = snapshot;
+    program_.constant_data[c.symbol] = value.copy();
   }
   Node* node = function().add_const(value.type(), c);
   captured_[key] = {concrete.impl(), node};

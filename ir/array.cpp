@@ -84,8 +84,9 @@ bool Array::is_contiguous() const {
   return true;
 }
 
-Array Array::contiguous() const {
-  if (is_contiguous()) return *this;
+Array Array::contiguous() const { return is_contiguous() ? *this : copy(); }
+
+Array Array::copy() const {
   Array out = zeros(dtype_, shape_);
   const int64_t size = dtype_size(dtype_);
   std::byte* dst = out.mutable_at(0);

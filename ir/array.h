@@ -34,6 +34,7 @@ class Array {
 
   bool is_contiguous() const;
   Array contiguous() const;  // itself if already contiguous, else a dense copy
+  Array copy() const;        // a dense copy, with storage of its own
 
   // Address of the element at `element_offset` (in elements, relative to storage start).
   const std::byte* at(int64_t element_offset) const;

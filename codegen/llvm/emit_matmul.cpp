@@ -49,15 +49,13 @@ void Emitter::emit_blocked_matmul(Value* begin, Value* end) {
                       Unroll{.multiple_of = inner_multiple()});
         });
       });
-      const int64_t k_block = std::min<int64_t>(kMatmulKBlock, std::max<int64_t>(step.k_extent, 1));
-      counted_loop(b_.getInt64(0), b_.getInt64(step.k_extent), k_block, [&](Value* k_begin) {
-        Value* k_end = clamp_to(b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent));
+      for_each_k_block(step, [&](Value* k_begin, Value* k_end) {
         counted_loop(group, group_end, 1, [&](Value* block) {
           std::vector<Value*> row_sums;
           for (int i = 0; i < k_.row_block; ++i) row_sums.push_back(sums_row(group, block, b_.getInt64(i), j0));
           accumulate_tile(step, offsets_at_rows(k_.loads[k_.steps[step.args[0]].load], rows_of_block(block)), nullptr, row_sums, j0, j1, k_begin, k_end);
         });
-      }, /*whole_steps=*/false);
+      });
       counted_loop(group, group_end, 1, [&](Value* block) {  // the epilogue of these columns
         for_each_row_of_block(block, [&](Value* i, Value* row) {
           set_row_offsets(row);
@@ -149,6 +147,14 @@ void Emitter::accumulate_tile(const Step& step, const std::vector<Value*>& a_row
   if (k_.packed_b_step < 0) offsets_[&bm] = b_row;
 }
 
+void Emitter::for_each_k_block(const Step& step, const std::function<void(Value* k_begin, Value* k_end)>& body) {
+  Value* k_extent = b_.getInt64(step.k_extent);
+  counted_loop(b_.getInt64(0), k_extent, std::min<int64_t>(kMatmulKBlock, std::max<int64_t>(step.k_extent, 1)), [&](Value* k_begin) {
+    Value* k_end = b_.CreateAdd(k_begin, b_.getInt64(kMatmulKBlock));
+    body(k_begin, b_.CreateSelect(b_.CreateICmpSLT(k_end, k_extent), k_end, k_extent));
+  }, /*whole_steps=*/false);
+}
+
 Value* Emitter::copy_rows_of_a(const IndexMap& a, const std::vector<Value*>& a_rows, Value* k_begin, Value* k_end) {
   Value* block = scratch(b_.getFloatTy(), static_cast<int64_t>(a_rows.size()) * kMatmulKBlock);
   counted_loop(k_begin, k_end, 1, [&](Value* k) {
@@ -212,17 +218,14 @@ void Emitter::matmul_rows(const Step& step, const std::vector<Value*>& rows, Val
   for (int i = 0; i < n; ++i) row_sums.push_back(sums_at(i, b_.getInt64(0)));
   // k in blocks, so that the rows of B one column strip walks stay within
   // the TLB and L1 while the strips next to it reuse the same lines.
-  const int64_t k_block = std::min<int64_t>(kMatmulKBlock, std::max<int64_t>(step.k_extent, 1));
-  counted_loop(b_.getInt64(0), b_.getInt64(step.k_extent), k_block, [&](Value* k_begin) {
-    Value* k_end = b_.CreateSelect(b_.CreateICmpSLT(b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent)),
-                                   b_.CreateAdd(k_begin, b_.getInt64(k_block)), b_.getInt64(step.k_extent));
+  for_each_k_block(step, [&](Value* k_begin, Value* k_end) {
     // No software prefetch of B here: its rows are re-read for every
     // column strip and sit in cache (attention's p @ v 9.6-13.4 -> 8.2-11.9
     // ms, [2,9,32] @ [2,32,8192] 2.34 -> 1.72 ms, min of 7).
     const bool prefetching = std::exchange(software_prefetch_, false);
     accumulate_tile(step, a_rows, b_row, row_sums, b_.getInt64(0), inner, k_begin, k_end);
     software_prefetch_ = prefetching;
-  }, /*whole_steps=*/false);
+  });
 }
 
 void Emitter::dot_products(const Step& step, const std::vector<Value*>& rows, Value* inner) {
@@ -247,7 +250,7 @@ void Emitter::dot_products(const Step& step, const std::vector<Value*>& rows, Va
   for (int q = 0; q < lanes_; ++q) tile.push_back(create_entry_alloca(f32));
   Value* total = create_entry_alloca(f64);  // the blocks' sums, lane q for tile[q]
   Value* last = b_.CreateSub(inner, b_.getInt64(1));
-  const int64_t k_extent = std::max<int64_t>(step.k_extent, 1), k_block = std::min(kMatmulKBlock, k_extent);
+  const int64_t k_extent = std::max<int64_t>(step.k_extent, 1);
   counted_loop(b_.getInt64(0), inner, columns, [&](Value* j) {
     std::vector<Value*> b_columns;  // past the last column: the last again, its sums not stored
     for (int c = 0; c < columns; ++c) {
@@ -256,9 +259,7 @@ void Emitter::dot_products(const Step& step, const std::vector<Value*>& rows, Va
       b_columns.push_back(b_.CreateAdd(b_row, b_.CreateMul(column, b_.getInt64(bm.strides.back()))));
     }
     b_.CreateStore(splat_f(f64, 0.0), total);
-    counted_loop(b_.getInt64(0), b_.getInt64(step.k_extent), k_block, [&](Value* k_begin) {
-      Value* k_end = b_.CreateAdd(k_begin, b_.getInt64(k_block));
-      k_end = b_.CreateSelect(b_.CreateICmpSLT(k_end, b_.getInt64(step.k_extent)), k_end, b_.getInt64(step.k_extent));
+    for_each_k_block(step, [&](Value* k_begin, Value* k_end) {
       for (Value* slot : tile) b_.CreateStore(splat_f(f32, 0.0), slot);
       // The rows' vectors of A, then B's columns one at a time: with 16
       // columns (one row), 16 accumulators, a vector of A and one of B live.
@@ -272,11 +273,11 @@ void Emitter::dot_products(const Step& step, const std::vector<Value*>& rows, Va
             b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fma, {f32}, {xs[i], y, b_.CreateLoad(f32, slot)}), slot);
           }
         }
-      }, Unroll{.multiple_of = std::gcd(k_extent, k_block)});
+      }, Unroll{.multiple_of = std::gcd(k_extent, kMatmulKBlock)});
       std::vector<Value*> products;
       for (Value* slot : tile) products.push_back(b_.CreateLoad(f32, slot));
       b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(f64, total), b_.CreateFPExt(sum_each_vector(products), f64)), total);
-    }, /*whole_steps=*/false);
+    });
     Value* sums = b_.CreateLoad(f64, total);
     std::vector<llvm::Constant*> ids;
     for (int c = 0; c < columns; ++c) ids.push_back(b_.getInt32(c));

@@ -131,6 +131,9 @@ class Emitter {
   // out (the same values written twice by the same thread).
   void emit_row_block(Value* block);
 
+  // body(k_begin, k_end) for each block of kMatmulKBlock k of the matmul `step` (the last one partial).
+  void for_each_k_block(const Step& step, const std::function<void(Value* k_begin, Value* k_end)>& body);
+
   // A's rows `a_rows` over [k_begin, k_end) (at most kMatmulKBlock), copied
   // into a block of floats (row i at i * kMatmulKBlock) when A is
   // transposed, so that the k loops broadcast each from contiguous memory.
