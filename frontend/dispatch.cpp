@@ -1,14 +1,10 @@
-// Eager and traced execution of one op. Eager ops run the op's reference
-// semantics through the runtime's thread pool; when the code generators
-// land, this is where a one-op compiled kernel, cached per signature, runs
-// instead (design §2), with no change to callers.
+// Traced and eager application of one op: a node appended to the trace of
+// the operands, or the op run at once (frontend/eager.h).
 #include "frontend/dispatch.h"
 
+#include "frontend/eager.h"
 #include "frontend/tensor_impl.h"
 #include "ir/error.h"
-#include "ir/infer.h"
-#include "ir/interpreter.h"
-#include "runtime/parallel.h"
 
 namespace tj {
 
@@ -36,14 +32,7 @@ Tensor apply(Op op, const std::vector<Tensor>& inputs, Attrs attrs) {
     for (const Tensor& t : inputs) nodes.push_back(t.is_traced() ? t.impl()->node : tracer->capture(t));
     return tracer->make_traced(tracer->function().add(op, nodes, std::move(attrs)));
   }
-  std::vector<TensorType> types;
-  std::vector<Array> values;
-  for (const Tensor& t : inputs) {
-    types.push_back(t.impl()->type);
-    values.push_back(t.array());
-  }
-  Node node{op, "eager", {}, attrs, infer_type(op, types, attrs), {}, {}};
-  return Tensor::from_array(evaluate_op(node, values, parallel_for));
+  return run_eager(op, inputs, attrs);
 }
 
 }  // namespace tj

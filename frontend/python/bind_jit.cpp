@@ -33,6 +33,18 @@ struct Flattened {
   ArrayKind kind = ArrayKind::numpy;
 };
 
+py::dict stats_dict(const JitStats& stats) {
+  py::dict d;
+  d["hits"] = stats.hits;
+  d["misses"] = stats.misses;
+  d["compiles"] = stats.compiles;
+  d["evictions"] = stats.evictions;
+  d["compile_ms"] = stats.compile_ms;
+  d["cached"] = stats.cached;
+  d["last_miss"] = stats.last_miss;
+  return d;
+}
+
 void note_kind(Flattened& out, ArrayKind kind) {
   if (kind == ArrayKind::torch || (kind == ArrayKind::tensor && out.kind == ArrayKind::numpy)) out.kind = kind;
 }
@@ -137,24 +149,11 @@ class JitFunction {
 
   py::dict stats() const {
     JitStats total = positional_.stats();
-    for (const Variant& v : variants_) {
-      const JitStats s = v.core->stats();
-      total.hits += s.hits;
-      total.misses += s.misses;
-      total.compiles += s.compiles;
-      total.evictions += s.evictions;
-      total.compile_ms += s.compile_ms;
-      total.cached += s.cached;
-    }
-    py::dict d;
-    d["hits"] = total.hits;
-    d["misses"] = total.misses;
-    d["compiles"] = total.compiles;
-    d["evictions"] = total.evictions + variant_evictions_;
-    d["compile_ms"] = total.compile_ms;
-    d["cached"] = total.cached;
+    for (const Variant& v : variants_) total += v.core->stats();
+    total.evictions += variant_evictions_;
+    total.last_miss = last_miss_.empty() ? last_core_->stats().last_miss : last_miss_;
+    py::dict d = stats_dict(total);
     d["static_variants"] = variants_.size();
-    d["last_miss"] = last_miss_.empty() ? last_core_->stats().last_miss : last_miss_;
     return d;
   }
 
@@ -244,6 +243,11 @@ void bind_jit(py::module_& m) {
         if (instance.is_none()) return self;
         return py::module_::import("functools").attr("partial")(self, instance);
       });
+
+  m.def("set_eager_compile_min_elements", &set_eager_compile_min_elements, py::arg("elements"),
+        "Eager ops on at least this many elements run as compiled one-op kernels, cached (0: every op).");
+  m.def("get_eager_compile_min_elements", &eager_compile_min_elements);
+  m.def("eager_stats", [] { return stats_dict(eager_stats()); }, "The eager ops' compile cache counters, as jit's stats().");
 }
 
 }  // namespace tj::python

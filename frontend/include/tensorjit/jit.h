@@ -33,7 +33,28 @@ struct JitStats {
   double compile_ms = 0;       // total over all compiles
   size_t cached = 0;           // signatures in the cache now
   std::string last_miss;       // why the last miss missed: which input's shape, dtype or strides changed
+
+  // Adds another cache's counters (not its last_miss).
+  JitStats& operator+=(const JitStats& other) {
+    hits += other.hits;
+    misses += other.misses;
+    compiles += other.compiles;
+    evictions += other.evictions;
+    compile_ms += other.compile_ms;
+    cached += other.cached;
+    return *this;
+  }
 };
+
+// Eager ops (outside jit) on at least this many elements, counting the
+// largest operand or result, run as compiled one-op kernels, cached per op
+// and signature (design §2); smaller ones run the reference interpreter.
+// Default 16384, or TJ_EAGER_COMPILE_MIN; 0 compiles every eager op.
+void set_eager_compile_min_elements(int64_t elements);
+int64_t eager_compile_min_elements();
+// The compile cache of eager ops: a jitted function's counters, added up
+// over the ops cached now (last_miss is left empty).
+JitStats eager_stats();
 
 struct JitState;
 

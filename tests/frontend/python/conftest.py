@@ -38,15 +38,21 @@ def assert_close(actual, expected, rtol=1e-5, atol=1e-6, what=""):
         np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
 
 
-@pytest.fixture(params=["eager", "llvm", "interp"])
+@pytest.fixture(params=["eager", "eager_compiled", "llvm", "interp"])
 def mode(request):
-    """How an op is run: eagerly (tensorjit functions on arrays) or jitted on a backend."""
+    """How an op is run: eagerly (tensorjit functions on arrays; small ops on
+    the interpreter, or every op compiled) or jitted on a backend."""
     return request.param
 
 
 def run(mode, fn, *args):
     """fn(*args) in `mode`, as a NumPy array."""
-    if mode == "eager":
-        out = fn(*args)
+    if mode in ("eager", "eager_compiled"):
+        saved = tj.get_eager_compile_min_elements()
+        tj.set_eager_compile_min_elements(0 if mode == "eager_compiled" else saved)
+        try:
+            out = fn(*args)
+        finally:
+            tj.set_eager_compile_min_elements(saved)
         return out.numpy() if isinstance(out, tj.Tensor) else out
     return tj.jit(fn, backend=mode)(*args)

@@ -230,7 +230,7 @@ def test_other_dtypes_match_numpy(mode, dtype):
 
 
 def test_torch_inputs_give_torch_outputs(mode):
-    if mode == "eager":
+    if mode in ("eager", "eager_compiled"):
         pytest.skip("eager ops return tensorjit.Tensor")
     x = torch.randn(4, 9)
     out = tj.jit(lambda x: tj.softmax(x) * 2, backend=mode)(x)
@@ -238,3 +238,20 @@ def test_torch_inputs_give_torch_outputs(mode):
     assert torch.allclose(out, torch.softmax(x, -1) * 2, rtol=1e-5, atol=1e-7)
     mask = tj.jit(lambda x: x > 0, backend=mode)(x)  # bool crosses through NumPy's bridge (torch 1.13 DLPack has no bool)
     assert mask.dtype == torch.bool and torch.equal(mask, x > 0)
+
+
+def test_eager_ops_compile_once_per_signature():
+    saved = tj.get_eager_compile_min_elements()
+    tj.set_eager_compile_min_elements(1000)
+    try:
+        before = tj.eager_stats()["compiles"]
+        small, large = rand((999,), seed=3), rand((40, 25), seed=4)
+        assert_close(run("eager", tj.tanh, small), np.tanh(small), what="tanh of 999 (interpreted)")
+        assert tj.eager_stats()["compiles"] == before
+        for scale in (2.0, 3.0):  # a number operand is an input of the kernel: one compile
+            assert_close(run("eager", lambda x: tj.tanh(x) * scale, large), np.tanh(large) * scale, what="tanh(x) * scale")
+        assert tj.eager_stats()["compiles"] == before + 2
+        with pytest.raises(tj.Error):
+            tj.set_eager_compile_min_elements(-1)
+    finally:
+        tj.set_eager_compile_min_elements(saved)
