@@ -72,9 +72,9 @@ Backend parse_backend(const std::string& name) {
 }
 
 struct Executable::Impl {
-  Impl(const Program& p, const Function& f, Backend b)
+  Impl(const Program& p, const Function& f, Backend b, std::shared_ptr<BufferPool> buffers)
       : program(p), function(f), backend(b), kernels(list_kernels(f)), arena_bytes(memory_plan(f).arena_bytes),
-        pool(BufferPool::create()), params(f.params()), last_native(kernels.size()) {
+        pool(buffers ? std::move(buffers) : BufferPool::create()), params(f.params()), last_native(kernels.size()) {
     for (const auto& n : f.nodes())
       if (n->op == Op::constant) constants[n.get()] = constant_value(p, f, *n);
   }
@@ -311,8 +311,8 @@ class Runner {
 
 }  // namespace
 
-Executable::Executable(const Program& program, const Function& function, Backend backend)
-    : impl_(std::make_unique<Impl>(program, function, backend)) {}
+Executable::Executable(const Program& program, const Function& function, Backend backend, std::shared_ptr<BufferPool> buffers)
+    : impl_(std::make_unique<Impl>(program, function, backend, std::move(buffers))) {}
 
 Executable::~Executable() = default;
 

@@ -15,6 +15,8 @@
 
 namespace tj {
 
+class BufferPool;
+
 enum class Backend { interp, llvm };
 
 // How one kernel ran in a profiled call: what explain reports of it.
@@ -35,7 +37,8 @@ Backend parse_backend(const std::string& name);
 class Executable {
  public:
   // `program` must outlive the executable; its schedule annotations are read as they are.
-  Executable(const Program& program, const Function& function, Backend backend);
+  // Results and arenas come from `buffers`, or from a pool of the executable's own.
+  Executable(const Program& program, const Function& function, Backend backend, std::shared_ptr<BufferPool> buffers = nullptr);
   ~Executable();
 
   // Thread-safe; kernels are compiled on first use for the layouts of the inputs.

@@ -64,7 +64,7 @@ std::shared_ptr<const CompiledProgram> compile(const JitState& state, const std:
   run_pipeline(compiled->optimized, {.fuse = state.options.fuse});
   compiled->passes_ms = ms_since(passes_start);
   compiled->executable = std::make_unique<Executable>(compiled->optimized, compiled->optimized.functions.front(),
-                                                      parse_backend(state.options.backend));
+                                                      parse_backend(state.options.backend), state.buffers);
   return compiled;
 }
 
@@ -190,10 +190,11 @@ std::vector<Tensor> run_compiled(const CompiledProgram& compiled, const std::vec
 
 namespace detail {
 
-JitCore::JitCore(Body body, JitOptions options) : state_(std::make_shared<JitState>()) {
+JitCore::JitCore(Body body, JitOptions options, std::shared_ptr<BufferPool> buffers) : state_(std::make_shared<JitState>()) {
   parse_backend(options.backend);  // an unknown or unbuilt backend fails here, not at the first call
   state_->body = std::move(body);
   state_->options = std::move(options);
+  state_->buffers = std::move(buffers);
 }
 
 std::vector<Tensor> JitCore::call(const std::vector<Tensor>& inputs, std::string* result_layout) const {

@@ -35,6 +35,7 @@ struct InputSignature {
 struct JitState {
   detail::JitCore::Body body;
   JitOptions options;
+  std::shared_ptr<BufferPool> buffers;  // null: each compiled program has its own
 
   std::mutex mutex;
   struct Entry {

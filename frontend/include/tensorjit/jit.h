@@ -57,6 +57,7 @@ int64_t eager_compile_min_elements();
 JitStats eager_stats();
 
 struct JitState;
+class BufferPool;
 
 namespace detail {
 
@@ -66,7 +67,9 @@ class JitCore {
   // Traces the function on `inputs`. It may describe how its results nest
   // in `result_layout` (the Python binding does); call() hands that back.
   using Body = std::function<std::vector<Tensor>(const std::vector<Tensor>& inputs, std::string& result_layout)>;
-  JitCore(Body body, JitOptions options);
+  // Results and arenas come from `buffers` (eager ops share one), or from
+  // a pool per compiled signature.
+  JitCore(Body body, JitOptions options, std::shared_ptr<BufferPool> buffers = nullptr);
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, std::string* result_layout = nullptr) const;
   JitStats stats() const;
   std::string explain(const std::vector<Tensor>& inputs, bool json = false) const;
