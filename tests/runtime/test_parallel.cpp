@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <set>
@@ -56,11 +57,17 @@ TEST(Parallel, UsesSeveralThreadsAndRethrows) {
   tj::set_num_threads(3);
   EXPECT_EQ(tj::num_threads(), 3);
   std::mutex m;
+  std::condition_variable arrived;
   std::set<std::thread::id> threads;
   tj::parallel_for(3000, 1, [&](int64_t, int64_t) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    std::lock_guard lock(m);
+    // Each chunk holds its thread until three threads have a chunk, so a
+    // worker that woke first cannot take the chunk of one still waking (a
+    // 5 ms sleep instead failed under a loaded ctest -j2). A pool that runs
+    // the chunks on fewer threads fails after the timeout instead of hanging.
+    std::unique_lock lock(m);
     threads.insert(std::this_thread::get_id());
+    arrived.notify_all();
+    arrived.wait_for(lock, std::chrono::seconds(10), [&] { return threads.size() >= 3; });
   });
   EXPECT_EQ(threads.size(), 3u);
   EXPECT_THROW(tj::parallel_for(3000, 1, [](int64_t begin, int64_t) {
