@@ -39,12 +39,19 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
   return centred * rsqrt(variance + eps) * gamma + beta;
 }
 
+// One statement per step: run eagerly on large tensors, the temporaries of
+// one expression all live until its end (9 of them for the tanh form).
 Tensor gelu(const Tensor& x, bool tanh_approx) {
+  Tensor t;
   if (tanh_approx) {
     const double k = std::sqrt(2.0 / M_PI);
-    return 0.5 * x * (1.0 + tanh(k * (x + 0.044715 * x * x * x)));
+    t = 0.044715 * x * x * x;
+    t = tanh(k * (x + t));
+  } else {
+    t = erf(x * M_SQRT1_2);
   }
-  return 0.5 * x * (1.0 + erf(x * M_SQRT1_2));
+  t = 1.0 + t;
+  return 0.5 * x * t;
 }
 
 Tensor silu(const Tensor& x) { return x * sigmoid(x); }
