@@ -1,5 +1,8 @@
-// Fused against eager (the same code generator, one kernel per op) on the
-// workloads of design §7, per backend and at 1 and 2 threads, next to this
+// Fused against eager and unfused on the workloads of design §7, per
+// backend and at 1 and 2 threads: eager calls the ops on concrete tensors,
+// each running its compiled one-op kernel (design §2) with a fresh result;
+// unfused is jit without fusion, one kernel per op with the memory plan
+// (results over dying operands, intermediates in one arena). Next to this
 // machine's limits measured in the same run: a STREAM-like triad, a
 // read-only sum and a register-resident FMA loop. Each workload reports the
 // bytes a fused kernel must move (inputs once, outputs once) per second, or
@@ -165,7 +168,20 @@ const std::vector<Workload>& workloads() {
   return all;
 }
 
-void run_workload(benchmark::State& state, const Workload& w, const char* backend, bool fuse) {
+enum class Mode { eager, unfused, fused };
+constexpr const char* kModeNames[] = {"eager", "unfused", "fused"};
+
+// Sets the eager compile threshold for one scope.
+class EagerCompileMin {
+ public:
+  explicit EagerCompileMin(int64_t elements) : saved_(tj::eager_compile_min_elements()) { tj::set_eager_compile_min_elements(elements); }
+  ~EagerCompileMin() { tj::set_eager_compile_min_elements(saved_); }
+
+ private:
+  int64_t saved_;
+};
+
+void run_workload(benchmark::State& state, const Workload& w, const char* backend, Mode mode) {
   set_threads(state);
   double input_bytes = 0;
   for (const tj::Shape& shape : w.inputs) input_bytes += static_cast<double>(tj::numel(shape)) * 4;
@@ -173,8 +189,13 @@ void run_workload(benchmark::State& state, const Workload& w, const char* backen
   std::vector<Tensor> inputs;
   for (size_t i = 0; i < w.inputs.size(); ++i)  // keep matmul activations in range
     inputs.push_back(Tensor::randn(w.inputs[i], 10 + i) * (w.limit == Limit::fma ? 0.05 : 1.0));
-  auto f = tj::jit(std::function<Tensor(std::vector<Tensor>)>(w.fn), tj::JitOptions{.backend = backend, .fuse = fuse});
-  f(inputs);  // trace, compile, warm the pools
+  // Eager compiles every op, small_chain's too (by default ops under 16384
+  // elements run the interpreter), so that eager against fused compares
+  // fusion alone, with one code generator on both sides.
+  const EagerCompileMin every_op(0);
+  auto f = tj::jit(std::function<Tensor(std::vector<Tensor>)>(w.fn), tj::JitOptions{.backend = backend, .fuse = mode == Mode::fused});
+  const std::function<Tensor()> call = [&] { return mode == Mode::eager ? w.fn(inputs) : f(inputs); };
+  call();  // trace, compile, warm the pools
   // A memory-bound workload runs its limit loop after each call, off the
   // clock, and fused calls are compared with the best of those runs: this
   // VM's memory bandwidth drifts by a third within minutes, and a limit
@@ -194,10 +215,11 @@ void run_workload(benchmark::State& state, const Workload& w, const char* backen
       limit_rate = std::max(limit_rate, limit_bytes / seconds);
     };
   if (run_limit) run_limit();  // the first timed call, too, after the warm-up finds the caches cold
-  const double shortest = time_iterations(state, [&] { benchmark::DoNotOptimize(f(inputs)); }, run_limit);
+  const double shortest = time_iterations(state, [&] { benchmark::DoNotOptimize(call()); }, run_limit);
   const double calls = static_cast<double>(state.iterations());
   state.SetBytesProcessed(static_cast<int64_t>(calls * bytes));
   if (w.flops > 0) state.counters["FLOP/s"] = benchmark::Counter(calls * w.flops, benchmark::Counter::kIsRate);
+  const bool fuse = mode == Mode::fused;
   if (limit_beside && fuse) state.counters["limit_GB/s"] = limit_rate / 1e9;
   if (!limit_beside)
     if (auto limit = measured_limits().find({w.limit, state.range(0)}); limit != measured_limits().end()) limit_rate = limit->second;
@@ -235,9 +257,9 @@ void register_all() {
   benchmark::RegisterBenchmark("parallel_for/empty", parallel_for_overhead)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
   for (const Workload& w : workloads())
     for (const char* backend : kBackends)
-      for (bool fuse : {false, true}) {
-        auto* b = benchmark::RegisterBenchmark(fmt::format("{}/{}/{}", w.name, backend, fuse ? "fused" : "eager").c_str(),
-                                               [&w, backend, fuse](benchmark::State& s) { run_workload(s, w, backend, fuse); });
+      for (Mode mode : {Mode::eager, Mode::unfused, Mode::fused}) {
+        auto* b = benchmark::RegisterBenchmark(fmt::format("{}/{}/{}", w.name, backend, kModeNames[static_cast<int>(mode)]).c_str(),
+                                               [&w, backend, mode](benchmark::State& s) { run_workload(s, w, backend, mode); });
         b->Arg(1)->Arg(2)->UseRealTime()->Unit(w.unit);
         if (w.calls > 0) b->Iterations(w.calls);
       }

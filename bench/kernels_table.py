@@ -1,7 +1,8 @@
 """Turns bench/results/bench_kernels.json (Google Benchmark's JSON output of
-bench_kernels) into a markdown table: per workload and thread count, eager
-and fused time, the speedup, and the fused kernel's fraction of the limit
-measured in the same run (triad or read bandwidth, or the FMA peak).
+bench_kernels) into a markdown table: per workload and thread count, eager,
+unfused and fused time, fused's speedup over each, and the fused kernel's
+fraction of the limit measured in the same run (triad or read bandwidth, or
+the FMA peak).
 
     python3 bench/kernels_table.py bench/results/bench_kernels.json > bench/results/bench_kernels.md
 """
@@ -39,29 +40,37 @@ def main(path):
             limits[(kind, threads)] = rate
     print(f"bench_kernels, {context.get('date', '')}, {context.get('host_name', '')}: "
           f"{context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz, kernels for {context.get('isa', '?')}. "
-          "Eager = one kernel per op, fused = the pass pipeline's kernels, both LLVM code; "
+          "Eager = the ops called on concrete tensors, each running its compiled one-op kernel (design §2) into a "
+          "fresh result; unfused = jit without fusion: the same kernels, with the memory plan (results over dying "
+          "operands); fused = the pass pipeline's kernels; all LLVM code. "
           "fused vs limit = the fused kernel's best call against the limit loop's best run: for memory-bound "
           "workloads, the triad or read loop run between the calls (limit_GB/s), since this VM's memory "
           "bandwidth drifts within minutes, and so that every call, eager or fused, finds the caches cold; "
           "for matmuls, the FMA loop run first. The triad writes with streaming stores, the cheapest way to "
           "write; kernels that store through the cache (GELU, softmax, layer norm) also read each output line "
           "first, and are held to the triad all the same.\n")
-    print("| workload | threads | eager | fused | speedup | fused vs limit |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| workload | threads | eager | unfused | fused | speedup over eager | over unfused | fused vs limit |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, (ms, b) in runs.items():
         parts = name.split("/")
         if len(parts) < 4 or parts[2] != "fused":
             continue
         workload, backend, _, threads = parts[:4]
         eager = runs.get(f"{workload}/{backend}/eager/{threads}")
+        unfused = runs.get(f"{workload}/{backend}/unfused/{threads}")
         unit = "µs" if b["time_unit"] == "us" else "ms"
         scale = 1e3 if unit == "µs" else 1.0
+
+        def time_and_speedup(other):
+            return (f"{other[0] * scale:.2f} {unit}", f"{other[0] / ms:.2f}×") if other else ("", "")
+
         fraction = next((f"{b[k]:.0%} of {k[3:]}" for k in ("of_triad", "of_read", "of_fma_peak") if k in b), "")
         if fraction and "limit_GB/s" in b:
             fraction += f" ({b['limit_GB/s']:.0f} GB/s)"
-        eager_text = f"{eager[0] * scale:.2f} {unit}" if eager else ""
-        speedup = f"{eager[0] / ms:.2f}×" if eager else ""
-        print(f"| {workload} ({backend}) | {threads} | {eager_text} | {ms * scale:.2f} {unit} | {speedup} | {fraction} |")
+        eager_text, over_eager = time_and_speedup(eager)
+        unfused_text, over_unfused = time_and_speedup(unfused)
+        print(f"| {workload} ({backend}) | {threads} | {eager_text} | {unfused_text} | {ms * scale:.2f} {unit} | "
+              f"{over_eager} | {over_unfused} | {fraction} |")
     compiles = {name.split("/")[1]: ms for name, (ms, b) in runs.items() if name.startswith("compile/")}
     if compiles:
         text = ", ".join(f"{kernel} {ms:.1f} ms" for kernel, ms in compiles.items())
