@@ -82,6 +82,10 @@ struct BufferLayout {
 // `why` when the kernel is outside what codegen supports yet.
 std::optional<LoopKernel> lower_kernel(const Kernel& kernel, const std::vector<BufferLayout>& layouts, std::string* why);
 
+// Whether codegen makes code for `op` on operands and a result of these
+// types at all (lower_kernel may still decline a kernel for its layouts).
+bool generates_op(Op op, const std::vector<TensorType>& operands, const TensorType& result);
+
 std::string print_loop_kernel(const LoopKernel& kernel);
 
 }  // namespace tj

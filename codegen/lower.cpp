@@ -36,12 +36,22 @@ constexpr int64_t kMaxMatmulColumns = 1 << 13;
 constexpr int kPackedMatmulRowBlock = 6;
 constexpr int kMatmulRowBlock = 4;
 
-bool supported_types(const Node* n) {
-  const DType value = n->op == Op::select ? n->inputs[1]->type.dtype : n->inputs[0]->type.dtype;
-  if ((n->op == Op::eq || n->op == Op::ne) && value == DType::boolean) return true;  // comparing masks
+bool supported_types(Op op, const std::vector<DType>& operands, DType result) {
+  const DType value = op == Op::select ? operands[1] : operands[0];
+  if ((op == Op::eq || op == Op::ne) && value == DType::boolean) return true;  // comparing masks
   if (value != DType::f32) return false;
-  if (n->op == Op::select && n->inputs[0]->type.dtype != DType::boolean) return false;
-  return n->type.dtype == DType::f32 || n->type.dtype == DType::boolean;
+  if (op == Op::select && operands[0] != DType::boolean) return false;
+  return result == DType::f32 || result == DType::boolean;
+}
+
+bool supported_types(const Node* n) {
+  std::vector<DType> operands;
+  for (const Node* input : n->inputs) operands.push_back(input->type.dtype);
+  return supported_types(n->op, operands, n->type.dtype);
+}
+
+bool is_matrix_vector_product(const TensorType& result, const TensorType& a, const TensorType& b) {
+  return result.rank() < 2 || a.rank() < 2 || b.rank() < 2;
 }
 
 Shape pad_to(const Shape& shape, size_t rank) {
@@ -142,8 +152,7 @@ class Lowering {
     if (has_reduce && reduced.empty()) unsupported("a reduction over no axes");
     for (const Node* n : kernel_.nodes)
       if (n->op == Op::matmul) {
-        if (n->type.rank() < 2 || n->inputs[0]->type.rank() < 2 || n->inputs[1]->type.rank() < 2)
-          unsupported("a matrix-vector product (1-D operand)");
+        if (is_matrix_vector_product(n->type, n->inputs[0]->type, n->inputs[1]->type)) unsupported("a matrix-vector product (1-D operand)");
         domain_ = n->type.shape;
       }
     if (reduced.empty() && kernel_.kind != KernelKind::matmul) {
@@ -371,6 +380,13 @@ int64_t LoopKernel::inner() const { return numel(Shape(domain.end() - inner_dims
 
 std::optional<LoopKernel> lower_kernel(const Kernel& kernel, const std::vector<BufferLayout>& layouts, std::string* why) {
   return Lowering(kernel, layouts).run(why);
+}
+
+bool generates_op(Op op, const std::vector<TensorType>& operands, const TensorType& result) {
+  std::vector<DType> dtypes;
+  for (const TensorType& t : operands) dtypes.push_back(t.dtype);
+  if (!kSupportedOps.contains(op) || !supported_types(op, dtypes, result.dtype)) return false;
+  return op != Op::matmul || (!is_matrix_vector_product(result, operands[0], operands[1]) && result.shape.back() <= kMaxMatmulColumns);
 }
 
 std::string print_loop_kernel(const LoopKernel& k) {

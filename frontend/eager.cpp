@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "codegen/loop_kernel.h"
 #include "frontend/dispatch.h"
 #include "frontend/tensor_impl.h"
 #include "ir/error.h"
@@ -28,9 +29,9 @@ namespace tj {
 namespace {
 
 // An op on fewer elements (its largest operand or result) runs the
-// interpreter. At 2^14 floats the interpreter takes ~0.1 ms for an add and
-// ~0.5 ms for a tanh, the compiled kernel a few µs, and a compile ~7 ms: a
-// loop that repeats the op a dozen times or more comes out ahead compiled.
+// interpreter. At 2^14 floats the interpreter takes ~0.2 ms for an add and
+// ~0.4 ms for a tanh, the compiled kernel a few µs, and a compile 5-10 ms:
+// a loop that repeats a tanh ~15 times, an add ~50, comes out ahead.
 constexpr int64_t kDefaultCompileMinElements = int64_t{1} << 14;
 
 int64_t compile_min_from_environment() {
@@ -44,28 +45,29 @@ int64_t compile_min_from_environment() {
   return n;
 }
 
-std::atomic<int64_t>& compile_min() {
-  static std::atomic<int64_t> elements{compile_min_from_environment()};
-  return elements;
-}
+// -1 until read: TJ_EAGER_COMPILE_MIN is parsed at the first eager op that
+// needs it, unless set_eager_compile_min_elements came first.
+std::atomic<int64_t> compile_min{-1};
 
 // The compiled kernels of each op and attribute set, one jitted function
-// each (it keeps their signatures, up to kSignaturesPerOp), least recently
-// used dropped beyond kOps. Their results come from one pool, which keeps
-// up to 1 GiB of dropped results for the next op of the same size: with a
-// pool per op, eager GELU on 4096x4096 floats (9 ops) kept 9 buffers of 64
-// MiB after it ended. Its 9 temporaries live to the end of the composite's
-// expression, so a smaller pool gives most of them back to the system, and
-// the next call faults them in again: 40-45 ms a call with 256 MiB against
-// 22-24 with 1 GiB (from Python, best of 8).
+// each (it keeps their signatures, up to kSignaturesPerOp: as many as a
+// jitted function keeps), least recently used dropped beyond kOps. Their
+// results come from one pool, so that a result one op dropped is the next
+// op's output buffer (one pool per op kept a dropped buffer per op: 9 of
+// 64 MiB after eager GELU on 4096x4096 floats). It keeps up to 1 GiB of
+// dropped results, as a jitted function's pool does: GELU written as one
+// C++ expression holds its 9 temporaries to the expression's end, and with
+// 256 MiB most went back to the system and faulted in again at the next
+// call (40-45 ms a call against 22-24, from Python, best of 8).
 class EagerCache {
  public:
-  static constexpr size_t kOps = 256, kSignaturesPerOp = 16;
+  static constexpr size_t kOps = 256, kSignaturesPerOp = 64;
   static constexpr int64_t kCachedBytes = int64_t{1} << 30;
 
   std::shared_ptr<detail::JitCore> jitted(Op op, const Attrs& attrs) {
     std::string key(op_name(op));
     for (const auto& [name, value] : attrs) key += fmt::format(" {}={}", name, print_attr_value(value));
+    std::shared_ptr<detail::JitCore> evicted;  // released after the lock: it frees machine code
     std::lock_guard lock(mutex_);
     if (auto it = entries_.find(key); it != entries_.end()) {
       recency_.splice(recency_.begin(), recency_, it->second.recency);
@@ -77,16 +79,21 @@ class EagerCache {
     recency_.push_front(key);
     entries_.emplace(key, Entry{core, recency_.begin()});
     if (entries_.size() > kOps) {
-      entries_.erase(recency_.back());
+      auto victim = entries_.find(recency_.back());
+      evicted = std::move(victim->second.core);
+      retired_ += evicted->stats();
+      retired_.evictions += static_cast<int64_t>(evicted->stats().cached);
+      entries_.erase(victim);
       recency_.pop_back();
     }
     return core;
   }
 
-  // The jitted functions' counters, added up over the ops cached now.
+  // The jitted functions' counters, those of evicted ops included.
   JitStats stats() {
     std::lock_guard lock(mutex_);
-    JitStats total;
+    JitStats total = retired_;
+    total.cached = 0;
     for (const auto& [op, entry] : entries_) total += entry.core->stats();
     return total;
   }
@@ -100,6 +107,7 @@ class EagerCache {
   const std::shared_ptr<BufferPool> buffers_ = BufferPool::create(kCachedBytes);
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> recency_;  // most recently used first
+  JitStats retired_;                // the counters of evicted ops
 };
 
 EagerCache& cache() {
@@ -107,11 +115,14 @@ EagerCache& cache() {
   return *instance;
 }
 
-bool worth_compiling(Op op, const std::vector<Tensor>& inputs, const TensorType& result) {
-  if (!is_compute(op) || inputs.empty()) return false;
+// Views stay views; ops that codegen does not make (casts, concat, other
+// dtypes than f32, matrix-vector products) would trace and compile only to
+// run the interpreter inside the program, and copy its result.
+bool worth_compiling(Op op, const std::vector<TensorType>& operands, const TensorType& result) {
+  if (!is_compute(op) || !generates_op(op, operands, result)) return false;
   int64_t elements = numel(result.shape);
-  for (const Tensor& t : inputs) elements = std::max(elements, t.numel());
-  return elements >= compile_min().load(std::memory_order_relaxed);
+  for (const TensorType& t : operands) elements = std::max(elements, numel(t.shape));
+  return elements >= eager_compile_min_elements();
 }
 
 bool shares_storage(const Array& a, const std::vector<Tensor>& inputs) {
@@ -124,10 +135,16 @@ bool shares_storage(const Array& a, const std::vector<Tensor>& inputs) {
 
 void set_eager_compile_min_elements(int64_t elements) {
   if (elements < 0) fail("set_eager_compile_min_elements: {} is not an element count (0 compiles every eager op)", elements);
-  compile_min().store(elements, std::memory_order_relaxed);
+  compile_min.store(elements, std::memory_order_relaxed);
 }
 
-int64_t eager_compile_min_elements() { return compile_min().load(std::memory_order_relaxed); }
+int64_t eager_compile_min_elements() {
+  int64_t elements = compile_min.load(std::memory_order_relaxed);
+  if (elements >= 0) return elements;
+  elements = compile_min_from_environment();
+  int64_t unread = -1;
+  return compile_min.compare_exchange_strong(unread, elements, std::memory_order_relaxed) ? elements : unread;
+}
 
 JitStats eager_stats() { return cache().stats(); }
 
@@ -135,7 +152,7 @@ Tensor run_eager(Op op, const std::vector<Tensor>& inputs, const Attrs& attrs) {
   std::vector<TensorType> types;
   for (const Tensor& t : inputs) types.push_back(t.impl()->type);
   const TensorType result = infer_type(op, types, attrs);  // reports bad operands, naming the op
-  if (worth_compiling(op, inputs, result)) {
+  if (worth_compiling(op, types, result)) {
     Array out = cache().jitted(op, attrs)->call(inputs).front().array();
     // A fresh tensor, as eager ops always give: never the storage of an operand.
     return Tensor::from_array(shares_storage(out, inputs) ? out.copy() : std::move(out));

@@ -1,7 +1,10 @@
-// The buffer pool: exact-size reuse, bounded cache, blocks outliving the pool freed.
+// The buffer pool: exact-size reuse, a bounded cache that drops the oldest
+// first, blocks outliving the pool freed.
 #include "runtime/buffer_pool.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 #include "ir/aligned_memory.h"
 #include "ir/error.h"
@@ -13,7 +16,7 @@ std::shared_ptr<BufferPool> BufferPool::create(int64_t max_cached_bytes) {
 }
 
 BufferPool::~BufferPool() {
-  for (auto& [bytes, block] : free_) std::free(block);
+  for (auto& [bytes, block] : free_) std::free(block.data);
 }
 
 std::shared_ptr<void> BufferPool::acquire(int64_t bytes) {
@@ -22,7 +25,7 @@ std::shared_ptr<void> BufferPool::acquire(int64_t bytes) {
   {
     std::lock_guard lock(mutex_);
     if (auto it = free_.find(rounded); it != free_.end()) {
-      block = it->second;
+      block = it->second.data;
       cached_ -= rounded;
       free_.erase(it);
     }
@@ -37,13 +40,24 @@ std::shared_ptr<void> BufferPool::acquire(int64_t bytes) {
 }
 
 void BufferPool::release(void* block, int64_t bytes) {
-  std::lock_guard lock(mutex_);
-  if (cached_ + bytes > max_cached_) {
-    std::free(block);
-    return;
+  std::vector<void*> dropped;  // freed after the lock
+  {
+    std::lock_guard lock(mutex_);
+    if (bytes > max_cached_) {
+      dropped.push_back(block);
+    } else {
+      while (cached_ + bytes > max_cached_) {
+        auto oldest = std::min_element(free_.begin(), free_.end(),
+                                       [](const auto& a, const auto& b) { return a.second.released < b.second.released; });
+        dropped.push_back(oldest->second.data);
+        cached_ -= oldest->first;
+        free_.erase(oldest);
+      }
+      free_.emplace(bytes, Block{block, ++releases_});
+      cached_ += bytes;
+    }
   }
-  free_.emplace(bytes, block);
-  cached_ += bytes;
+  for (void* p : dropped) std::free(p);
 }
 
 int64_t BufferPool::cached_bytes() const {

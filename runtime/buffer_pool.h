@@ -2,7 +2,8 @@
 // programs. A buffer released by its last user (a result tensor the caller
 // dropped, an arena after a call) goes back to the pool it came from, so
 // repeated calls of one signature reuse memory that is already mapped and
-// cause no new page faults.
+// cause no new page faults. When the pool is full, the buffers released
+// longest ago make room: the sizes in use change with the workload.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +28,12 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   void release(void* block, int64_t bytes);
 
   mutable std::mutex mutex_;
-  std::multimap<int64_t, void*> free_;  // by size
+  struct Block {
+    void* data;
+    uint64_t released;  // when, in releases: the oldest go first when the pool is full
+  };
+  std::multimap<int64_t, Block> free_;  // by size
+  uint64_t releases_ = 0;
   int64_t cached_ = 0;
   const int64_t max_cached_;
 };

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "codegen/executor.h"
 #include "codegen/llvm/emit.h"
 #include "ir/parser.h"
 #include "ir/schedule.h"
@@ -272,5 +273,27 @@ TEST_F(LlvmKernels, MatmulsReadNothingPastTheirOperands) {
           EXPECT_NEAR(out[(t * c.m + i) * n + j], expected, k * FLT_EPSILON * terms) << "batch " << t << ", row " << i << ", column " << j;
         }
     munmap(region, 6 * page);
+  }
+}
+
+TEST_F(LlvmKernels, SlicesAtEveryOffsetShareOneKernel) {
+  // A kernel's code depends on its operands' strides, not on where in their
+  // storage they start: a loop over the rows of a batch (eager ops on each
+  // slice, or a jitted function) compiled a kernel per offset before.
+  tj::Program program = tj::parse_program(
+      "func @f(%x: f32[3,1000], %y: f32[1000]) -> f32[3,1000] {\n  %t = tanh %x : f32[3,1000]\n  %z = add %t, %y : f32[3,1000]\n"
+      "  return %z\n}\n");
+  tj::run_pipeline(program);
+  const tj::Executable executable(program, program.functions[0], tj::Backend::llvm);
+  const Tensor batch = Tensor::randn({10, 3, 1000}, 50), bias = Tensor::randn({8, 1000}, 51);
+  double compile_ms = 0;
+  for (int64_t i = 0; i < 8; ++i) {
+    const tj::Array x = batch.slice(0, i, i + 1).reshape({3, 1000}).array(), y = bias.slice(0, i, i + 1).reshape({1000}).array();
+    ASSERT_EQ(x.offset(), i * 3000);
+    const std::vector<double> got = tj::testing::values_of(executable.run({x, y}).at(0));
+    if (i == 0) compile_ms = executable.compile_ms();
+    EXPECT_EQ(executable.compile_ms(), compile_ms) << "a kernel compiled again for the slice at offset " << x.offset();
+    for (int64_t e : {int64_t{0}, int64_t{1999}, int64_t{2999}})
+      EXPECT_NEAR(got[e], std::tanh(x.data<float>()[e]) + y.data<float>()[e % 1000], 4e-7) << "slice " << i << " element " << e;
   }
 }

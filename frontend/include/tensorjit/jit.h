@@ -53,7 +53,7 @@ struct JitStats {
 void set_eager_compile_min_elements(int64_t elements);
 int64_t eager_compile_min_elements();
 // The compile cache of eager ops: a jitted function's counters, added up
-// over the ops cached now (last_miss is left empty).
+// over its ops, evicted ones included (last_miss is left empty).
 JitStats eager_stats();
 
 struct JitState;

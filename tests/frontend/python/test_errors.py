@@ -99,3 +99,25 @@ def test_escaped_traced_tensors_report_instead_of_crashing():
         leaked[0].numpy()
     with pytest.raises(tj.Error, match="escaped|finished"):
         (leaked[0] + 1).numpy()
+
+
+def test_a_bad_eager_compile_threshold_in_the_environment_is_an_error():
+    """TJ_EAGER_COMPILE_MIN is read at the first eager op that needs it; a
+    bad value is an error naming it, and setting the threshold still works."""
+    import os
+    import subprocess
+    import sys
+    script = (
+        "import numpy as np, tensorjit as tj\n"
+        "x = np.ones(20000, np.float32)\n"
+        "try:\n"
+        "    tj.tanh(x)\n"
+        "except tj.Error as e:\n"
+        "    print('error:', e)\n"
+        "tj.set_eager_compile_min_elements(0)\n"
+        "print('then:', float(tj.tanh(x).numpy()[0]))\n")
+    env = dict(os.environ, TJ_EAGER_COMPILE_MIN="12x")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "error: TJ_EAGER_COMPILE_MIN=12x is not an element count" in out.stdout
+    assert "then: 0.76159" in out.stdout
