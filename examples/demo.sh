@@ -1,6 +1,7 @@
 #!/bin/sh
 # The `make demo` story: each program of examples/demo/ (the workloads of
-# bench/, from primitive ops) runs eagerly, one LLVM kernel per op, and
+# bench/, from primitive ops) runs eagerly, one LLVM kernel per op (jit
+# without fusion: with the memory plan), and
 # fused, as the pass pipeline groups it; both are timed (median of 10 calls
 # after a first one that compiles) and every fused kernel says in one line
 # what it fused and how close it came to this machine's limits, measured a
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 echo "tensorjit demo on ${cpu:-an unknown CPU}, $(nproc) cores"
-echo "eager = one kernel per op; fused = the kernels the passes make; both are machine code."
+echo "eager = one kernel per op (jit without fusion); fused = the kernels the passes make; both are machine code."
 echo "compile = the pass pipeline plus LLVM compiling the fused kernels (they compile at the first call)."
 for name in gelu bias_relu softmax layernorm attention mlp; do
   prog=examples/demo/$name.tj

@@ -2,8 +2,9 @@
 
     PYTHONPATH=build/python python3 examples/python/mlp.py
 
-Prints torch eager, tensorjit eager (one kernel per op) and tensorjit jitted
-times, and checks that the three agree.
+Prints torch eager, tensorjit eager (the ops called one by one, each its
+compiled kernel), tensorjit op by op (jit without fusion) and tensorjit
+jitted times, and checks that they agree.
 """
 import numpy as np
 import torch
@@ -33,15 +34,18 @@ jitted = tj.jit(mlp)
 unfused = tj.jit(mlp, fuse=False)
 x = rng.standard_normal((BATCH, HIDDEN)).astype(np.float32)
 xt = torch.from_numpy(x)
+x_tj = tj.tensor(x)  # ops on a tensorjit tensor run eagerly in tensorjit
 
 expected = mlp_torch(xt).numpy()
-for name, out in [("jit", jitted(x)), ("jit, torch in/out", jitted(xt).numpy()), ("unfused", unfused(x))]:
+for name, out in [("jit", jitted(x)), ("jit, torch in/out", jitted(xt).numpy()), ("unfused", unfused(x)),
+                  ("eager", mlp(x_tj).numpy())]:
     err = np.max(np.abs(out - expected))
     assert err < 1e-3, f"{name}: max abs error {err}"
 
 print(f"MLP [{BATCH},{HIDDEN}] -> {FF} -> {HIDDEN}, {tj.get_num_threads()} threads")
 report([
     ("torch eager", median_ms(mlp_torch, xt)),
+    ("tensorjit eager", median_ms(mlp, x_tj)),
     ("tensorjit, op by op", median_ms(unfused, x)),
     ("tensorjit jit (fused)", median_ms(jitted, x)),
 ])
