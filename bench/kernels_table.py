@@ -44,8 +44,10 @@ def main(path):
           f"{context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz, kernels for {context.get('isa', '?')}. "
           "Eager = the ops called on concrete tensors, each running its compiled one-op kernel (design §2) into a "
           "fresh result; unfused = jit without fusion: the same kernels, with the memory plan (results over dying "
-          "operands); fused = the pass pipeline's kernels; all LLVM code. Times are best calls (the median over "
-          "3 repetitions of each one's best), since noise only ever adds time; speedups compare them. "
+          "operands); fused = the pass pipeline's kernels; all LLVM code. The three run in turn in one benchmark "
+          "(eager and unfused between the fused calls, off the clock, each timed alone), so that a speedup compares "
+          "calls that met the same machine. Times are best calls (the median over 3 repetitions of each one's "
+          "best): noise only ever adds time. "
           "fused vs limit = the fused kernel's best call against the limit loop's best run: for memory-bound "
           "workloads, the triad or read loop run between the calls (limit_GB/s), since this VM's memory "
           "bandwidth drifts within minutes, and so that every call, eager or fused, finds the caches cold; "
@@ -56,22 +58,21 @@ def main(path):
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, (ms, b) in runs.items():
         parts = name.split("/")
-        if len(parts) < 4 or parts[2] != "fused":
+        if parts[0] in ("limit", "compile", "parallel_for") or len(parts) < 3:
             continue
-        workload, backend, _, threads = parts[:4]
-        eager = runs.get(f"{workload}/{backend}/eager/{threads}")
-        unfused = runs.get(f"{workload}/{backend}/unfused/{threads}")
+        workload, backend, threads = parts[:3]
         unit = "µs" if b["time_unit"] == "us" else "ms"
         scale = 1e3 if unit == "µs" else 1.0
 
-        def time_and_speedup(other):
-            return (f"{other[0] * scale:.2f} {unit}", f"{other[0] / ms:.2f}×") if other else ("", "")
+        def time_and_speedup(contender):
+            other = b.get(f"{contender}_best_ms")
+            return (f"{other * scale:.2f} {unit}", f"{other / ms:.2f}×") if other else ("", "")
 
         fraction = next((f"{b[k]:.0%} of {k[3:]}" for k in ("of_triad", "of_read", "of_fma_peak") if k in b), "")
         if fraction and "limit_GB/s" in b:
             fraction += f" ({b['limit_GB/s']:.0f} GB/s)"
-        eager_text, over_eager = time_and_speedup(eager)
-        unfused_text, over_unfused = time_and_speedup(unfused)
+        eager_text, over_eager = time_and_speedup("eager")
+        unfused_text, over_unfused = time_and_speedup("unfused")
         print(f"| {workload} ({backend}) | {threads} | {eager_text} | {unfused_text} | {ms * scale:.2f} {unit} | "
               f"{over_eager} | {over_unfused} | {fraction} |")
     compiles = {name.split("/")[1]: ms for name, (ms, b) in runs.items() if name.startswith("compile/")}
