@@ -34,6 +34,7 @@ def main(path):
         data = json.load(f)
     runs = median_runs(data)
     context = data["context"]
+    repetitions = next((b.get("repetitions") for b in data["benchmarks"] if b.get("repetitions")), 1)
     limits = {}
     for name, (ms, b) in runs.items():
         if name.startswith("limit/"):
@@ -46,8 +47,8 @@ def main(path):
           "fresh result; unfused = jit without fusion: the same kernels, with the memory plan (results over dying "
           "operands); fused = the pass pipeline's kernels; all LLVM code. The three run in turn in one benchmark "
           "(eager and unfused between the fused calls, off the clock, each timed alone), so that a speedup compares "
-          "calls that met the same machine. Times are best calls (the median over 3 repetitions of each one's "
-          "best): noise only ever adds time. "
+          f"calls that met the same machine. Times are best calls and speedups ratios of best calls, each the "
+          f"median over {repetitions} repetitions: noise only ever adds time. "
           "fused vs limit = the fused kernel's best call against the limit loop's best run: for memory-bound "
           "workloads, the triad or read loop run between the calls (limit_GB/s), since this VM's memory "
           "bandwidth drifts within minutes, and so that every call, eager or fused, finds the caches cold; "
@@ -58,15 +59,15 @@ def main(path):
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, (ms, b) in runs.items():
         parts = name.split("/")
-        if parts[0] in ("limit", "compile", "parallel_for") or len(parts) < 3:
-            continue
+        if parts[0] in ("limit", "compile", "parallel_for") or len(parts) < 3 or not parts[2].isdigit():
+            continue  # (older results named {workload}/{backend}/{mode}/{threads})
         workload, backend, threads = parts[:3]
         unit = "µs" if b["time_unit"] == "us" else "ms"
         scale = 1e3 if unit == "µs" else 1.0
 
         def time_and_speedup(contender):
-            other = b.get(f"{contender}_best_ms")
-            return (f"{other * scale:.2f} {unit}", f"{other / ms:.2f}×") if other else ("", "")
+            other, speedup = b.get(f"{contender}_best_ms"), b.get(f"over_{contender}")
+            return (f"{other * scale:.2f} {unit}", f"{speedup:.2f}×") if other is not None and speedup else ("", "")
 
         fraction = next((f"{b[k]:.0%} of {k[3:]}" for k in ("of_triad", "of_read", "of_fma_peak") if k in b), "")
         if fraction and "limit_GB/s" in b:

@@ -204,7 +204,7 @@ class Runner {
       // strides only, so that slices at every offset share one kernel.
       const Array& a = value(input);
       layouts.push_back({a.strides(), 0});
-      args.push_back(const_cast<std::byte*>(a.at(a.offset())));
+      args.push_back(const_cast<std::byte*>(a.at(a.numel() > 0 ? a.offset() : 0)));  // an empty view's offset may lie past its storage
     }
     const std::shared_ptr<NativeKernel> native = impl_.native_for(index, layouts);
     if (!native->code) {

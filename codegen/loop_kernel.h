@@ -25,7 +25,7 @@ namespace tj {
 struct IndexMap {
   int buffer;       // index into the kernel's argument array
   DType dtype;
-  int64_t offset;   // elements from the buffer's start
+  int64_t offset;   // elements from the argument's pointer (the executor passes a view's first element)
   Strides strides;  // per domain dim, in elements
   int64_t k_stride = 0;  // matmul operands: the stride along the contracted dim
 };
@@ -70,7 +70,9 @@ struct LoopKernel {
   int64_t inner() const;       // product of the inner dims (1 after merging, if contiguous)
 };
 
-// The layout of a materialized buffer the kernel reads: element strides and offset.
+// The layout of a materialized buffer the kernel reads: element strides, and
+// an offset from the argument's pointer (0 from the executor, which passes
+// each view's first element, so that slices at every offset share a kernel).
 struct BufferLayout {
   Strides strides;
   int64_t offset = 0;

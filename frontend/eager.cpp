@@ -154,7 +154,9 @@ Tensor run_eager(Op op, const std::vector<Tensor>& inputs, const Attrs& attrs) {
   const TensorType result = infer_type(op, types, attrs);  // reports bad operands, naming the op
   if (worth_compiling(op, types, result)) {
     Array out = cache().jitted(op, attrs)->call(inputs).front().array();
-    // A fresh tensor, as eager ops always give: never the storage of an operand.
+    // A fresh tensor, as eager ops always give: never the storage of an
+    // operand, which a program returns where simplify folds the op away
+    // (a cast to its own dtype; none of the ops compiled here today).
     return Tensor::from_array(shares_storage(out, inputs) ? out.copy() : std::move(out));
   }
   std::vector<Array> values;
