@@ -81,8 +81,9 @@ class EagerCache {
     if (entries_.size() > kOps) {
       auto victim = entries_.find(recency_.back());
       evicted = std::move(victim->second.core);
-      retired_ += evicted->stats();
-      retired_.evictions += static_cast<int64_t>(evicted->stats().cached);
+      const JitStats counts = evicted->stats();
+      retired_ += counts;
+      retired_.evictions += static_cast<int64_t>(counts.cached);  // its signatures go with it
       entries_.erase(victim);
       recency_.pop_back();
     }
