@@ -1,0 +1,179 @@
+// The interpreter's f32 path (whole runs of the innermost dim, the scalar
+// kernel inlined) against its per-element path: every elementwise op on f32
+// operands must give bit for bit what the same op gives on the same values
+// held as f64, rounded to f32 (both compute in double and round once), over
+// NaN, ±Inf, ±0, denormals and overflowing values; dense, broadcast,
+// transposed and strided operands; serially and in chunks that start and
+// end inside rows.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "ir/interpreter.h"
+#include "ir/op.h"
+#include "tests/support/arrays.h"
+
+using namespace tj;
+using namespace tj::testing;
+
+namespace {
+
+constexpr Op kAllOps[] = {
+#define OP(id, ...) Op::id,
+#include "ir/ops.def"
+#undef OP
+};
+
+// Values every op meets: the specials, the edges of exp's and pow's ranges, and random ones.
+std::vector<double> test_values(size_t count, uint32_t seed) {
+  const double inf = std::numeric_limits<float>::infinity();
+  std::vector<double> values = {NAN, inf, -inf, 0.0, -0.0, 1e-40, -1.4e-45, 1, -1, 0.5, 2, 88.7, -104, 3.4e38, -3.4e38, 1e-30};
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 4.0f);
+  while (values.size() < count) values.push_back(normal(rng));
+  std::shuffle(values.begin(), values.end(), rng);
+  for (double& v : values) v = static_cast<float>(v);  // the f64 operands hold the f32 values exactly
+  return values;
+}
+
+// The same values as one dense array per dtype, viewed with the same layout.
+struct Operand {
+  Array f32, f64;
+};
+Operand operand(const Shape& base, const std::vector<double>& values, const Shape& shape, const Strides& strides,
+                int64_t offset) {
+  return {make_array(DType::f32, base, values).with_layout(shape, strides, offset),
+          make_array(DType::f64, base, values).with_layout(shape, strides, offset)};
+}
+
+// Chunks of 7 indices, whatever the grain: runs start and end inside rows.
+void in_chunks_of_7(int64_t count, int64_t, const std::function<void(int64_t, int64_t)>& body) {
+  for (int64_t begin = 0; begin < count; begin += 7) body(begin, std::min(count, begin + 7));
+}
+
+Node op_node(Op op, DType dtype, const Shape& shape) {
+  Node node;
+  node.op = op;
+  node.name = "y";
+  node.type = {dtype, shape};
+  return node;
+}
+
+// The f64 path's result rounded as the f32 path rounds it.
+std::vector<double> as_float_results(const Array& a) {
+  std::vector<double> out = values_of(a);
+  if (a.dtype() == DType::f64)
+    for (double& v : out) v = static_cast<float>(v);
+  return out;
+}
+
+void expect_same_bits(const std::vector<double>& got, const std::vector<double>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(want[i])) EXPECT_TRUE(std::isnan(got[i])) << "element " << i << ": " << got[i];
+    else EXPECT_EQ(std::signbit(got[i]), std::signbit(want[i])) << "element " << i;
+    if (!std::isnan(want[i])) EXPECT_EQ(got[i], want[i]) << "element " << i;
+  }
+}
+
+void expect_f32_path_matches(Op op, DType out_dtype, const std::vector<Operand>& operands, const Shape& shape) {
+  std::vector<Array> f32s, f64s;
+  for (const Operand& o : operands) f32s.push_back(o.f32), f64s.push_back(o.f64);
+  const bool to_bool = out_dtype == DType::boolean;
+  const Array want = evaluate_op(op_node(op, to_bool ? DType::boolean : DType::f64, shape), f64s, {});
+  for (const ParallelFor& parallel : {ParallelFor{}, ParallelFor(in_chunks_of_7)}) {
+    const Array got = evaluate_op(op_node(op, out_dtype, shape), f32s, parallel);
+    ASSERT_EQ(got.dtype(), out_dtype);
+    expect_same_bits(values_of(got), as_float_results(want));
+  }
+}
+
+// Every elementwise op on f32 operands except select (its condition is a bool, so it runs per element).
+struct Case {
+  Op op;
+  int arity;
+  DType out;
+};
+std::vector<Case> f32_cases() {
+  std::vector<Case> cases;
+  for (Op op : kAllOps) {
+    const OpInfo& info = op_info(op);
+    if (info.op_class != OpClass::elementwise || op == Op::select) continue;
+    if (info.rule == TypeRule::cast) {
+      cases.push_back({op, 1, DType::f32});
+      cases.push_back({op, 1, DType::boolean});
+    } else {
+      cases.push_back({op, info.arity, info.rule == TypeRule::compare ? DType::boolean : DType::f32});
+    }
+  }
+  return cases;
+}
+
+TEST(InterpreterF32Runs, EveryOpMatchesThePerElementPath) {
+  const std::vector<Case> cases = f32_cases();
+  ASSERT_GE(cases.size(), 24u);
+  const Shape shape = {5, 37};
+  // Layouts: dense; broadcast along rows and columns; transposed; every
+  // other element from an offset; a rank-0 scalar.
+  const std::vector<Operand> firsts = {
+      operand({5, 37}, test_values(185, 1), shape, {37, 1}, 0),
+      operand({37, 5}, test_values(185, 2), shape, {1, 5}, 0),
+      operand({5, 75}, test_values(375, 3), shape, {75, 2}, 1),
+  };
+  const std::vector<Operand> seconds = {
+      operand({5, 37}, test_values(185, 4), shape, {37, 1}, 0),
+      operand({37}, test_values(37, 5), shape, {0, 1}, 0),
+      operand({5}, test_values(5, 6), shape, {1, 0}, 0),
+      operand({1}, {-0.0}, shape, {0, 0}, 0),
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(op_name(c.op)) + " -> " + std::string(dtype_name(c.out)));
+    for (size_t i = 0; i < firsts.size(); ++i) {
+      SCOPED_TRACE("first operand layout " + std::to_string(i));
+      if (c.arity == 1) expect_f32_path_matches(c.op, c.out, {firsts[i]}, shape);
+      for (size_t j = 0; c.arity == 2 && j < seconds.size(); ++j) {
+        SCOPED_TRACE("second operand layout " + std::to_string(j));
+        expect_f32_path_matches(c.op, c.out, {firsts[i], seconds[j]}, shape);
+        expect_f32_path_matches(c.op, c.out, {seconds[j], firsts[i]}, shape);
+      }
+    }
+  }
+}
+
+// Both paths walk operands with the same odometer, so the layouts are
+// checked once more against index arithmetic written out here.
+TEST(InterpreterF32Runs, ReadsEveryLayoutAtItsStrides) {
+  const Shape shape = {5, 37};
+  const std::vector<Operand> layouts = {
+      operand({5, 37}, test_values(185, 7), shape, {37, 1}, 0), operand({37, 5}, test_values(185, 8), shape, {1, 5}, 0),
+      operand({5, 75}, test_values(375, 9), shape, {75, 2}, 1), operand({37}, test_values(37, 10), shape, {0, 1}, 0),
+      operand({5}, test_values(5, 11), shape, {1, 0}, 0)};
+  auto element = [](const Array& a, int64_t i, int64_t j) {
+    return read_double(a.at(a.offset() + i * a.strides()[0] + j * a.strides()[1]), a.dtype());
+  };
+  for (size_t x = 0; x < layouts.size(); ++x)
+    for (size_t y = 0; y < layouts.size(); ++y) {
+      SCOPED_TRACE("layouts " + std::to_string(x) + ", " + std::to_string(y));
+      const Array& a = layouts[x].f32;
+      const Array& b = layouts[y].f32;
+      std::vector<double> want;
+      for (int64_t i = 0; i < shape[0]; ++i)
+        for (int64_t j = 0; j < shape[1]; ++j) want.push_back(static_cast<float>(element(a, i, j) - element(b, i, j)));
+      for (const ParallelFor& parallel : {ParallelFor{}, ParallelFor(in_chunks_of_7)})
+        expect_same_bits(values_of(evaluate_op(op_node(Op::sub, DType::f32, shape), std::vector<Array>{a, b}, parallel)), want);
+    }
+}
+
+TEST(InterpreterF32Runs, ScalarsAndZeroSizeShapes) {
+  const Operand scalar = operand({}, {-2.5}, {}, {}, 0);
+  expect_f32_path_matches(Op::exp, DType::f32, {scalar}, {});
+  expect_f32_path_matches(Op::sub, DType::f32, {scalar, scalar}, {});
+  const Operand empty = operand({3, 0}, {}, {3, 0}, {0, 1}, 0);
+  const Array got = evaluate_op(op_node(Op::add, DType::f32, {3, 0}), std::vector<Array>{empty.f32, empty.f32}, {});
+  EXPECT_EQ(got.numel(), 0);
+}
+
+}  // namespace
