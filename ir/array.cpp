@@ -96,14 +96,6 @@ Array Array::copy() const {
   return out;
 }
 
-const std::byte* Array::at(int64_t element_offset) const {
-  return static_cast<const std::byte*>(storage_.get()) + element_offset * dtype_size(dtype_);
-}
-
-std::byte* Array::mutable_at(int64_t element_offset) const {
-  return static_cast<std::byte*>(storage_.get()) + element_offset * dtype_size(dtype_);
-}
-
 template <typename T>
 static T load(const std::byte* p) {
   T v;
@@ -114,17 +106,6 @@ static T load(const std::byte* p) {
 template <typename T>
 static void store(std::byte* p, T v) {
   std::memcpy(p, &v, sizeof v);
-}
-
-double read_double(const std::byte* p, DType dtype) {
-  switch (dtype) {
-    case DType::f32: return load<float>(p);
-    case DType::f64: return load<double>(p);
-    case DType::i32: return load<int32_t>(p);
-    case DType::i64: return static_cast<double>(load<int64_t>(p));
-    case DType::boolean: return load<uint8_t>(p) != 0;
-  }
-  return 0;
 }
 
 int64_t read_int(const std::byte* p, DType dtype) {

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 
 #include "ir/shape.h"
@@ -37,8 +38,12 @@ class Array {
   Array copy() const;        // a dense copy, with storage of its own
 
   // Address of the element at `element_offset` (in elements, relative to storage start).
-  const std::byte* at(int64_t element_offset) const;
-  std::byte* mutable_at(int64_t element_offset) const;
+  const std::byte* at(int64_t element_offset) const {
+    return static_cast<const std::byte*>(storage_.get()) + element_offset * dtype_size(dtype_);
+  }
+  std::byte* mutable_at(int64_t element_offset) const {
+    return static_cast<std::byte*>(storage_.get()) + element_offset * dtype_size(dtype_);
+  }
   template <typename T>
   const T* data() const { return reinterpret_cast<const T*>(at(offset_)); }
   template <typename T>
@@ -60,7 +65,21 @@ class Array {
 // integer dtype truncates toward zero; NaN, Inf and out-of-range values give
 // the type's minimum (what x86's cvtt* instructions and thus NumPy/PyTorch
 // produce) instead of undefined behaviour.
-double read_double(const std::byte* p, DType dtype);
+// (read_double is inline: the interpreter's reductions and matmuls read every element through it.)
+inline double read_double(const std::byte* p, DType dtype) {
+  auto load = [p](auto value) {
+    std::memcpy(&value, p, sizeof value);
+    return value;
+  };
+  switch (dtype) {
+    case DType::f32: return load(float{});
+    case DType::f64: return load(double{});
+    case DType::i32: return load(int32_t{});
+    case DType::i64: return static_cast<double>(load(int64_t{}));
+    case DType::boolean: return load(uint8_t{}) != 0;
+  }
+  return 0;
+}
 int64_t read_int(const std::byte* p, DType dtype);
 void write_double(std::byte* p, DType dtype, double value);
 void write_int(std::byte* p, DType dtype, int64_t value);

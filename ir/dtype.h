@@ -14,7 +14,16 @@ inline constexpr DType kAllDTypes[] = {DType::f32, DType::f64, DType::i32, DType
 
 std::string_view dtype_name(DType dtype);                 // "f32", ..., "bool"
 std::optional<DType> parse_dtype(std::string_view name);  // inverse of dtype_name
-int64_t dtype_size(DType dtype);                          // bytes per element
+
+// Bytes per element (inline: the interpreter's element loops call it).
+constexpr int64_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::f32: case DType::i32: return 4;
+    case DType::f64: case DType::i64: return 8;
+    case DType::boolean: return 1;
+  }
+  return 0;
+}
 
 inline bool is_float(DType dtype) { return dtype == DType::f32 || dtype == DType::f64; }
 inline bool is_integer(DType dtype) { return dtype == DType::i32 || dtype == DType::i64; }

@@ -73,9 +73,12 @@ std::vector<double> as_float_results(const Array& a) {
 void expect_same_bits(const std::vector<double>& got, const std::vector<double>& want) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) {
-    if (std::isnan(want[i])) EXPECT_TRUE(std::isnan(got[i])) << "element " << i << ": " << got[i];
-    else EXPECT_EQ(std::signbit(got[i]), std::signbit(want[i])) << "element " << i;
-    if (!std::isnan(want[i])) EXPECT_EQ(got[i], want[i]) << "element " << i;
+    if (std::isnan(want[i])) {
+      EXPECT_TRUE(std::isnan(got[i])) << "element " << i << ": " << got[i];
+    } else {
+      EXPECT_EQ(got[i], want[i]) << "element " << i;
+      EXPECT_EQ(std::signbit(got[i]), std::signbit(want[i])) << "element " << i;
+    }
   }
 }
 
