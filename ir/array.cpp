@@ -97,24 +97,17 @@ Array Array::copy() const {
 }
 
 template <typename T>
-static T load(const std::byte* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-template <typename T>
 static void store(std::byte* p, T v) {
   std::memcpy(p, &v, sizeof v);
 }
 
 int64_t read_int(const std::byte* p, DType dtype) {
   switch (dtype) {
-    case DType::f32: return double_to_int(load<float>(p), DType::i64);
-    case DType::f64: return double_to_int(load<double>(p), DType::i64);
-    case DType::i32: return load<int32_t>(p);
-    case DType::i64: return load<int64_t>(p);
-    case DType::boolean: return load<uint8_t>(p) != 0;
+    case DType::f32: return double_to_int(load_scalar<float>(p), DType::i64);
+    case DType::f64: return double_to_int(load_scalar<double>(p), DType::i64);
+    case DType::i32: return load_scalar<int32_t>(p);
+    case DType::i64: return load_scalar<int64_t>(p);
+    case DType::boolean: return load_scalar<uint8_t>(p) != 0;
   }
   return 0;
 }

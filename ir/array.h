@@ -66,17 +66,19 @@ class Array {
 // the type's minimum (what x86's cvtt* instructions and thus NumPy/PyTorch
 // produce) instead of undefined behaviour.
 // (read_double is inline: the interpreter's reductions and matmuls read every element through it.)
+template <typename T>
+T load_scalar(const std::byte* p) {
+  T value;
+  std::memcpy(&value, p, sizeof value);
+  return value;
+}
 inline double read_double(const std::byte* p, DType dtype) {
-  auto load = [p](auto value) {
-    std::memcpy(&value, p, sizeof value);
-    return value;
-  };
   switch (dtype) {
-    case DType::f32: return load(float{});
-    case DType::f64: return load(double{});
-    case DType::i32: return load(int32_t{});
-    case DType::i64: return static_cast<double>(load(int64_t{}));
-    case DType::boolean: return load(uint8_t{}) != 0;
+    case DType::f32: return load_scalar<float>(p);
+    case DType::f64: return load_scalar<double>(p);
+    case DType::i32: return load_scalar<int32_t>(p);
+    case DType::i64: return static_cast<double>(load_scalar<int64_t>(p));
+    case DType::boolean: return load_scalar<uint8_t>(p) != 0;
   }
   return 0;
 }

@@ -162,6 +162,9 @@ Tensor from_torch(py::handle h, const char* what) {
   Shape shape(t.shape, t.shape + t.ndim);
   Strides strides = t.strides ? Strides(t.strides, t.strides + t.ndim) : contiguous_strides(shape);
   auto* first = static_cast<std::byte*>(t.data) + t.byte_offset;
+  // Strides count elements, but the data itself may sit off its element size
+  // (torch.frombuffer at an odd offset): kernels read whole elements, so copy.
+  if (reinterpret_cast<uintptr_t>(first) % s->bytes != 0) return from_torch(h.attr("clone")(), what);
   auto share = [](void* base, void* keep) { return std::shared_ptr<void>(*static_cast<std::shared_ptr<void>*>(keep), base); };
   return strided_view(share, &owner, first, s->dtype, std::move(shape), std::move(strides));
 }

@@ -148,14 +148,15 @@ TEST(InterpreterF32Runs, EveryOpMatchesThePerElementPath) {
 
 // Both paths walk operands with the same odometer, so the layouts are
 // checked once more against index arithmetic written out here.
-TEST(InterpreterF32Runs, ReadsEveryLayoutAtItsStrides) {
-  const Shape shape = {5, 37};
-  const std::vector<Operand> layouts = {
-      operand({5, 37}, test_values(185, 7), shape, {37, 1}, 0), operand({37, 5}, test_values(185, 8), shape, {1, 5}, 0),
-      operand({5, 75}, test_values(375, 9), shape, {75, 2}, 1), operand({37}, test_values(37, 10), shape, {0, 1}, 0),
-      operand({5}, test_values(5, 11), shape, {1, 0}, 0)};
-  auto element = [](const Array& a, int64_t i, int64_t j) {
-    return read_double(a.at(a.offset() + i * a.strides()[0] + j * a.strides()[1]), a.dtype());
+// a - b for every pair of layouts, against offsets computed from the index.
+void expect_sub_reads_every_pair(const Shape& shape, const std::vector<Operand>& layouts) {
+  auto element = [&shape](const Array& a, int64_t n) {
+    int64_t offset = a.offset();
+    for (int d = static_cast<int>(shape.size()) - 1; d >= 0; --d) {
+      offset += (n % shape[d]) * a.strides()[d];
+      n /= shape[d];
+    }
+    return read_double(a.at(offset), a.dtype());
   };
   for (size_t x = 0; x < layouts.size(); ++x)
     for (size_t y = 0; y < layouts.size(); ++y) {
@@ -163,11 +164,35 @@ TEST(InterpreterF32Runs, ReadsEveryLayoutAtItsStrides) {
       const Array& a = layouts[x].f32;
       const Array& b = layouts[y].f32;
       std::vector<double> want;
-      for (int64_t i = 0; i < shape[0]; ++i)
-        for (int64_t j = 0; j < shape[1]; ++j) want.push_back(static_cast<float>(element(a, i, j) - element(b, i, j)));
+      for (int64_t n = 0; n < numel(shape); ++n) want.push_back(static_cast<float>(element(a, n) - element(b, n)));
       for (const ParallelFor& parallel : {ParallelFor{}, ParallelFor(in_chunks_of_7)})
         expect_same_bits(values_of(evaluate_op(op_node(Op::sub, DType::f32, shape), std::vector<Array>{a, b}, parallel)), want);
     }
+}
+
+TEST(InterpreterF32Runs, ReadsEveryLayoutAtItsStrides) {
+  // Dense; transposed; every other element from an offset; broadcast along
+  // rows and along columns; rows reversed (inner stride -1, offset at the row's end).
+  expect_sub_reads_every_pair(
+      {5, 37}, {operand({5, 37}, test_values(185, 7), {5, 37}, {37, 1}, 0),
+                operand({37, 5}, test_values(185, 8), {5, 37}, {1, 5}, 0),
+                operand({5, 75}, test_values(375, 9), {5, 37}, {75, 2}, 1),
+                operand({37}, test_values(37, 10), {5, 37}, {0, 1}, 0),
+                operand({5}, test_values(5, 11), {5, 37}, {1, 0}, 0),
+                operand({5, 37}, test_values(185, 12), {5, 37}, {37, -1}, 36)});
+}
+
+TEST(InterpreterF32Runs, ReadsRank3AndRank1Layouts) {
+  // Rank 3: dense; dims permuted; a broadcast middle dim; the last dim reversed.
+  expect_sub_reads_every_pair(
+      {3, 4, 37}, {operand({3, 4, 37}, test_values(444, 13), {3, 4, 37}, {148, 37, 1}, 0),
+                   operand({37, 3, 4}, test_values(444, 14), {3, 4, 37}, {4, 1, 12}, 0),
+                   operand({3, 37}, test_values(111, 15), {3, 4, 37}, {37, 0, 1}, 0),
+                   operand({3, 4, 37}, test_values(444, 16), {3, 4, 37}, {148, 37, -1}, 36)});
+  // Rank 1: dense; strided from an offset; reversed; broadcast.
+  expect_sub_reads_every_pair(
+      {37}, {operand({37}, test_values(37, 17), {37}, {1}, 0), operand({80}, test_values(80, 18), {37}, {2}, 3),
+             operand({37}, test_values(37, 19), {37}, {-1}, 36), operand({1}, {1.5}, {37}, {0}, 0)});
 }
 
 TEST(InterpreterF32Runs, ScalarsAndZeroSizeShapes) {

@@ -104,3 +104,14 @@ def test_unaligned_and_byte_swapped_arrays_are_copied_once_and_right():
     assert_close(tj.jit(lambda x: x + 1)(unaligned), np.ones(10, np.float32))
     swapped = rand((5,), 1).astype(">f4")
     assert_close(tj.jit(lambda x: x * 3)(swapped), swapped.astype(np.float32) * 3)
+
+
+def test_unaligned_torch_tensors_are_copied_and_right():
+    raw = bytearray(4 * 10 + 1)
+    values = np.arange(10, dtype=np.float32)
+    raw[1:] = values.tobytes()
+    unaligned = torch.frombuffer(raw, dtype=torch.float32, count=10, offset=1)
+    assert unaligned.data_ptr() % 4 == 1
+    out = tj.jit(lambda x: x * 2 + 1)(unaligned)
+    assert torch.equal(out, torch.from_numpy(values * 2 + 1))
+    assert unaligned.data_ptr() != out.data_ptr()
