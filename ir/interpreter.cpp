@@ -169,16 +169,33 @@ using F32RunFn = void (*)(const F32Run&);
 
 // The per-element path's arithmetic exactly (the kernel in double, rounded
 // once as write_double rounds: to f32, or to a bool where nonzero and NaN
-// are true), without a dtype switch and a call per element.
+// are true), without a dtype switch and a call per element. The loop reads
+// every operand at unit stride, so that it vectorizes (each lane does the
+// same IEEE operations as the scalar code): strided operands are gathered
+// into a block first, and a broadcast one is filled into its block once.
 template <size_t kKernel, typename Out>
 void f32_run(const F32Run& r) {
   constexpr FloatFn fn = kScalarKernels[kKernel].on_float;
-  for (int64_t i = 0; i < r.length; ++i) {
-    const double v = fn(r.in[0][i * r.stride[0]], r.in[1][i * r.stride[1]], r.in[2][i * r.stride[2]]);
-    Out result;
-    if constexpr (std::is_same_v<Out, uint8_t>) result = v != 0;
-    else result = static_cast<Out>(v);
-    std::memcpy(r.out + i * sizeof(Out), &result, sizeof(Out));
+  constexpr int64_t kBlock = 256;
+  float gathered[3][kBlock];
+  for (int k = 0; k < 3; ++k)
+    if (r.stride[k] == 0) std::fill_n(gathered[k], std::min(kBlock, r.length), r.in[k][0]);
+  for (int64_t start = 0; start < r.length; start += kBlock) {
+    const int64_t count = std::min(kBlock, r.length - start);
+    const float* in[3];
+    for (int k = 0; k < 3; ++k) {
+      in[k] = r.stride[k] == 1 ? r.in[k] + start : gathered[k];
+      if (r.stride[k] != 0 && r.stride[k] != 1)
+        for (int64_t i = 0; i < count; ++i) gathered[k][i] = r.in[k][(start + i) * r.stride[k]];
+    }
+    std::byte* out = r.out + start * sizeof(Out);
+    for (int64_t i = 0; i < count; ++i) {
+      const double v = fn(in[0][i], in[1][i], in[2][i]);
+      Out result;
+      if constexpr (std::is_same_v<Out, uint8_t>) result = v != 0;
+      else result = static_cast<Out>(v);
+      std::memcpy(out + i * sizeof(Out), &result, sizeof(Out));
+    }
   }
 }
 

@@ -195,6 +195,18 @@ TEST(InterpreterF32Runs, ReadsRank3AndRank1Layouts) {
              operand({37}, test_values(37, 19), {37}, {-1}, 36), operand({1}, {1.5}, {37}, {0}, 0)});
 }
 
+TEST(InterpreterF32Runs, ReadsRowsLongerThanABlock) {
+  // Rows of 600: the f32 path works in blocks of 256, gathering strided
+  // operands and filling broadcast ones; dense, every third element from an
+  // offset, broadcast along rows and along columns, reversed.
+  expect_sub_reads_every_pair(
+      {2, 600}, {operand({2, 600}, test_values(1200, 20), {2, 600}, {600, 1}, 0),
+                 operand({2, 1801}, test_values(3602, 21), {2, 600}, {1801, 3}, 2),
+                 operand({600}, test_values(600, 22), {2, 600}, {0, 1}, 0),
+                 operand({2}, test_values(2, 23), {2, 600}, {1, 0}, 0),
+                 operand({2, 600}, test_values(1200, 24), {2, 600}, {600, -1}, 599)});
+}
+
 TEST(InterpreterF32Runs, ScalarsAndZeroSizeShapes) {
   const Operand scalar = operand({}, {-2.5}, {}, {}, 0);
   expect_f32_path_matches(Op::exp, DType::f32, {scalar}, {});
