@@ -121,10 +121,10 @@ EagerCache& cache() {
 // dtypes than f32, matrix-vector products) would trace and compile only to
 // run the interpreter inside the program, and copy its result.
 bool worth_compiling(Op op, const std::vector<TensorType>& operands, const TensorType& result) {
-  if (!is_compute(op) || !generates_op(op, operands, result)) return false;
+  if (!is_compute(op)) return false;
   int64_t elements = numel(result.shape);
   for (const TensorType& t : operands) elements = std::max(elements, numel(t.shape));
-  return elements >= eager_compile_min_elements();
+  return elements >= eager_compile_min_elements() && generates_op(op, operands, result);
 }
 
 bool shares_storage(const Array& a, const std::vector<Tensor>& inputs) {
@@ -152,6 +152,7 @@ JitStats eager_stats() { return cache().stats(); }
 
 Tensor run_eager(Op op, const std::vector<Tensor>& inputs, const Attrs& attrs) {
   std::vector<TensorType> types;
+  types.reserve(inputs.size());
   for (const Tensor& t : inputs) types.push_back(t.impl()->type);
   const TensorType result = infer_type(op, types, attrs);  // reports bad operands, naming the op
   if (worth_compiling(op, types, result)) {
@@ -162,6 +163,7 @@ Tensor run_eager(Op op, const std::vector<Tensor>& inputs, const Attrs& attrs) {
     return Tensor::from_array(shares_storage(out, inputs) ? out.copy() : std::move(out));
   }
   std::vector<Array> values;
+  values.reserve(inputs.size());
   for (const Tensor& t : inputs) values.push_back(t.array());
   Node node{op, "eager", {}, attrs, result, {}, {}};
   return Tensor::from_array(evaluate_op(node, values, parallel_for));

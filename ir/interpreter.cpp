@@ -225,6 +225,8 @@ Array eval_elementwise(const Node& node, std::span<const Array> in, const Parall
   const bool as_float = is_float(compute) && kernel.on_float;
   std::vector<Strides> strides;
   std::vector<int64_t> offsets;
+  strides.reserve(in.size());
+  offsets.reserve(in.size());
   for (const Array& a : in) {
     strides.push_back(broadcast_strides(a, node.type.shape));
     offsets.push_back(a.offset());
