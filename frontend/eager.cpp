@@ -29,10 +29,11 @@ namespace tj {
 namespace {
 
 // An op on fewer elements (its largest operand or result) runs the
-// interpreter. At 2^14 floats the interpreter takes ~15 µs for an add and
-// ~280 µs for a tanh (libm in double), the compiled kernel 3-4 µs, and a
-// compile 5-10 ms: a loop that repeats a tanh ~30 times comes out ahead, an
-// add only after ~500; below 2^14 an add takes under 1 ns an element here.
+// interpreter. At 2^14 floats the interpreter takes ~3 µs for an add (its
+// vectorized row loop) and ~230 µs for a tanh (libm in double), the
+// compiled kernel 2-3 µs, and a compile 5-10 ms: a loop that repeats a tanh
+// ~30 times comes out ahead; arithmetic gains little from compiling at any
+// size below this.
 constexpr int64_t kDefaultCompileMinElements = int64_t{1} << 14;
 
 int64_t compile_min_from_environment() {
