@@ -157,8 +157,8 @@ const ScalarKernel& scalar_kernel(Op op) {
 // ---- runs of f32 operands: the common case, with the kernel inlined -------
 
 // One run of an elementwise op whose operands are all f32: their first
-// elements and strides along the run (an absent operand reads a zero with
-// stride 0), and the dense output.
+// elements and strides along the run (an absent operand is nullptr and
+// reads zeros), and the dense output.
 struct F32Run {
   const float* in[3];
   int64_t stride[3];
@@ -173,19 +173,21 @@ using F32RunFn = void (*)(const F32Run&);
 // every operand at unit stride, so that it vectorizes (each lane does the
 // same IEEE operations as the scalar code): strided operands are gathered
 // into a block first, and a broadcast one is filled into its block once.
+constexpr int64_t kF32Block = 256;
+constexpr float kZeroBlock[kF32Block] = {};
+
 template <size_t kKernel, typename Out>
 void f32_run(const F32Run& r) {
   constexpr FloatFn fn = kScalarKernels[kKernel].on_float;
-  constexpr int64_t kBlock = 256;
-  float gathered[3][kBlock];
+  float gathered[3][kF32Block];
   for (int k = 0; k < 3; ++k)
-    if (r.stride[k] == 0) std::fill_n(gathered[k], std::min(kBlock, r.length), r.in[k][0]);
-  for (int64_t start = 0; start < r.length; start += kBlock) {
-    const int64_t count = std::min(kBlock, r.length - start);
+    if (r.in[k] && r.stride[k] == 0) std::fill_n(gathered[k], std::min(kF32Block, r.length), r.in[k][0]);
+  for (int64_t start = 0; start < r.length; start += kF32Block) {
+    const int64_t count = std::min(kF32Block, r.length - start);
     const float* in[3];
     for (int k = 0; k < 3; ++k) {
-      in[k] = r.stride[k] == 1 ? r.in[k] + start : gathered[k];
-      if (r.stride[k] != 0 && r.stride[k] != 1)
+      in[k] = !r.in[k] ? kZeroBlock : r.stride[k] == 1 ? r.in[k] + start : gathered[k];
+      if (r.in[k] && r.stride[k] != 0 && r.stride[k] != 1)
         for (int64_t i = 0; i < count; ++i) gathered[k][i] = r.in[k][(start + i) * r.stride[k]];
     }
     std::byte* out = r.out + start * sizeof(Out);
@@ -247,8 +249,7 @@ Array eval_elementwise(const Node& node, std::span<const Array> in, const Parall
   };
   const F32RunFn f32_run_fn = f32_run_for(kernel, in, out_dtype);
   auto run_f32_row = [&](int64_t n, const std::vector<int64_t>& off, int64_t length) {
-    static constexpr float kZero = 0;
-    F32Run run{{&kZero, &kZero, &kZero}, {0, 0, 0}, dst + n * out_size, length};
+    F32Run run{{nullptr, nullptr, nullptr}, {0, 0, 0}, dst + n * out_size, length};
     for (size_t k = 0; k < in.size(); ++k) {
       run.in[k] = reinterpret_cast<const float*>(in[k].at(off[k]));
       run.stride[k] = strides[k].empty() ? 0 : strides[k].back();
