@@ -62,6 +62,8 @@ Array Array::zeros(DType dtype, const Shape& shape) {
 
 Array Array::view(std::shared_ptr<void> storage, DType dtype, Shape shape, Strides strides,
                   int64_t offset) {
+  if (reinterpret_cast<uintptr_t>(storage.get()) % dtype_size(dtype) != 0)  // the entry points copy or refuse such data
+    fail("Array::view: storage at {} is not aligned to the {} bytes of {}", storage.get(), dtype_size(dtype), dtype_name(dtype));
   Array a;
   a.dtype_ = dtype;
   a.shape_ = std::move(shape);

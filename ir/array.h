@@ -1,5 +1,7 @@
 // Array: a strided host tensor value (dtype, shape, element strides, offset
-// into refcounted 64-byte-aligned storage). It is what the reference
+// into refcounted storage: 64-byte aligned when allocated here, and aligned
+// to the element size in every view, which Array::view checks, so that
+// kernels and the interpreter may read elements through typed pointers). It is what the reference
 // interpreter computes on, what `.npy` files load into, and what tensor
 // constants hold. Views share storage; nothing here is mutable by design
 // except through `mutable_data` on freshly allocated arrays.
@@ -60,18 +62,20 @@ class Array {
   std::shared_ptr<void> storage_;
 };
 
-// Scalar conversions used by the interpreter and by constant splats. Floats
-// travel as double, integers and bools as int64. Writing a double into an
-// integer dtype truncates toward zero; NaN, Inf and out-of-range values give
-// the type's minimum (what x86's cvtt* instructions and thus NumPy/PyTorch
-// produce) instead of undefined behaviour.
-// (read_double is inline: the interpreter's reductions and matmuls read every element through it.)
+// A value of type T at p, whatever p's alignment.
 template <typename T>
 T load_scalar(const std::byte* p) {
   T value;
   std::memcpy(&value, p, sizeof value);
   return value;
 }
+
+// Scalar conversions used by the interpreter and by constant splats. Floats
+// travel as double, integers and bools as int64. Writing a double into an
+// integer dtype truncates toward zero; NaN, Inf and out-of-range values give
+// the type's minimum (what x86's cvtt* instructions and thus NumPy/PyTorch
+// produce) instead of undefined behaviour.
+// (read_double is inline: the interpreter's reductions and matmuls read every element through it.)
 inline double read_double(const std::byte* p, DType dtype) {
   switch (dtype) {
     case DType::f32: return load_scalar<float>(p);

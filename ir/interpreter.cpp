@@ -1,9 +1,9 @@
 // The reference semantics of every op; see interpreter.h for the numerics.
 // Elementwise ops are a table of scalar functions (a float form and an
 // integer form), run element by element, or with the float form inlined over
-// whole rows when every operand is f32 (the common case, and the one eager
-// ops on small tensors take); shape ops make views; reductions and matmul
-// accumulate wide.
+// runs of the innermost dim when every operand is f32 (the common case, and
+// the one eager ops on small tensors take); shape ops make views; reductions
+// and matmul accumulate wide.
 #include "ir/interpreter.h"
 
 #include <algorithm>
@@ -77,7 +77,7 @@ void for_each_element(const Shape& shape, const std::vector<Strides>& strides, s
   }, begin, end);
 }
 
-// Splits [0, count) into chunks of at least `grain` for `parallel`.
+// The fewest elements that `parallel` gives one chunk of an element loop.
 constexpr int64_t kGrain = 1 << 14;
 
 // Strides that read `a` broadcast to `shape` (right-aligned, stride 0 where stretched).
@@ -107,9 +107,8 @@ struct ScalarKernel {
   IntFn on_int;      // operands and result as int64 (nullptr: float-only op)
 };
 
-// One entry per elementwise op, select and cast included. Every entry also
-// gets an f32 row function below; select's never runs (its condition is bool),
-// and cast's is the identity with the conversion done by the store.
+// One entry per elementwise op, select and cast included (cast's function is
+// the identity: the conversion happens in the store).
 constexpr ScalarKernel kScalarKernels[] = {
     {Op::neg, [](double a, double, double) { return -a; }, [](int64_t a, int64_t, int64_t) { return wrap_neg(a); }},
     {Op::abs, [](double a, double, double) { return std::fabs(a); },
@@ -201,9 +200,21 @@ void f32_run(const F32Run& r) {
   }
 }
 
+// The run function of kernel kKernel with results of type Out, or nullptr
+// where the op never has them (f32 compares and non-bool casts fall to the
+// per-element path; select's condition is never f32): only these are compiled.
+template <size_t kKernel, typename Out>
+constexpr F32RunFn f32_run_if_used() {
+  constexpr Op op = kScalarKernels[kKernel].op;
+  constexpr bool compare = op == Op::eq || op == Op::ne || op == Op::lt || op == Op::le || op == Op::gt || op == Op::ge;
+  constexpr bool used = std::is_same_v<Out, uint8_t> ? compare || op == Op::cast : !compare && op != Op::select;
+  if constexpr (used) return &f32_run<kKernel, Out>;
+  else return nullptr;
+}
+
 template <typename Out, size_t... kKernel>
 constexpr std::array<F32RunFn, sizeof...(kKernel)> f32_runs(std::index_sequence<kKernel...>) {
-  return {&f32_run<kKernel, Out>...};
+  return {f32_run_if_used<kKernel, Out>()...};
 }
 constexpr auto kF32Runs = f32_runs<float>(std::make_index_sequence<std::size(kScalarKernels)>());
 constexpr auto kF32ToBoolRuns = f32_runs<uint8_t>(std::make_index_sequence<std::size(kScalarKernels)>());
@@ -248,7 +259,7 @@ Array eval_elementwise(const Node& node, std::span<const Array> in, const Parall
     }
   };
   const F32RunFn f32_run_fn = f32_run_for(kernel, in, out_dtype);
-  auto run_f32_row = [&](int64_t n, const std::vector<int64_t>& off, int64_t length) {
+  auto call_f32_run = [&](int64_t n, const std::vector<int64_t>& off, int64_t length) {
     F32Run run{{nullptr, nullptr, nullptr}, {0, 0, 0}, dst + n * out_size, length};
     for (size_t k = 0; k < in.size(); ++k) {
       run.in[k] = reinterpret_cast<const float*>(in[k].at(off[k]));
@@ -257,7 +268,7 @@ Array eval_elementwise(const Node& node, std::span<const Array> in, const Parall
     f32_run_fn(run);
   };
   parallel(out.numel(), kGrain, [&](int64_t begin, int64_t end) {
-    if (f32_run_fn) for_each_run(node.type.shape, strides, offsets, run_f32_row, begin, end);
+    if (f32_run_fn) for_each_run(node.type.shape, strides, offsets, call_f32_run, begin, end);
     else for_each_element(node.type.shape, strides, offsets, element, begin, end);
   });
   return out;

@@ -1,16 +1,19 @@
-// The interpreter's f32 path (whole runs of the innermost dim, the scalar
-// kernel inlined) against its per-element path: every elementwise op on f32
-// operands must give bit for bit what the same op gives on the same values
-// held as f64, rounded to f32 (both compute in double and round once), over
-// NaN, ±Inf, ±0, denormals and overflowing values; dense, broadcast,
-// transposed and strided operands; serially and in chunks that start and
-// end inside rows.
+// The interpreter's f32 path (runs of the innermost dim in blocks, the
+// scalar kernel inlined) against its per-element path: every elementwise op
+// on f32 operands must give bit for bit (a NaN for a NaN) what the same op
+// gives on the same values held as f64, rounded to f32 (both compute in
+// double and round once), over NaN, ±Inf, ±0, denormals and overflowing
+// values; dense, broadcast, transposed, reversed and strided operands; rows
+// shorter and longer than a block; serially and in chunks that start and end
+// inside rows and blocks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
-#include <cstring>
+#include <functional>
 #include <limits>
 #include <random>
+#include <string>
 
 #include "ir/interpreter.h"
 #include "ir/op.h"
@@ -49,10 +52,14 @@ Operand operand(const Shape& base, const std::vector<double>& values, const Shap
           make_array(DType::f64, base, values).with_layout(shape, strides, offset)};
 }
 
-// Chunks of 7 indices, whatever the grain: runs start and end inside rows.
-void in_chunks_of_7(int64_t count, int64_t, const std::function<void(int64_t, int64_t)>& body) {
-  for (int64_t begin = 0; begin < count; begin += 7) body(begin, std::min(count, begin + 7));
+// Chunks of `size` indices, whatever the grain: runs start and end inside
+// rows (and, with 300, inside the f32 path's blocks of 256).
+ParallelFor in_chunks_of(int64_t size) {
+  return [size](int64_t count, int64_t, const std::function<void(int64_t, int64_t)>& body) {
+    for (int64_t begin = 0; begin < count; begin += size) body(begin, std::min(count, begin + size));
+  };
 }
+const std::vector<ParallelFor> kSplits = {ParallelFor{}, in_chunks_of(7), in_chunks_of(300)};
 
 Node op_node(Op op, DType dtype, const Shape& shape) {
   Node node;
@@ -87,7 +94,7 @@ void expect_f32_path_matches(Op op, DType out_dtype, const std::vector<Operand>&
   for (const Operand& o : operands) f32s.push_back(o.f32), f64s.push_back(o.f64);
   const bool to_bool = out_dtype == DType::boolean;
   const Array want = evaluate_op(op_node(op, to_bool ? DType::boolean : DType::f64, shape), f64s, {});
-  for (const ParallelFor& parallel : {ParallelFor{}, ParallelFor(in_chunks_of_7)}) {
+  for (const ParallelFor& parallel : kSplits) {
     const Array got = evaluate_op(op_node(op, out_dtype, shape), f32s, parallel);
     ASSERT_EQ(got.dtype(), out_dtype);
     expect_same_bits(values_of(got), as_float_results(want));
@@ -117,7 +124,7 @@ std::vector<Case> f32_cases() {
 
 TEST(InterpreterF32Runs, EveryOpMatchesThePerElementPath) {
   const std::vector<Case> cases = f32_cases();
-  ASSERT_GE(cases.size(), 24u);
+  ASSERT_GE(cases.size(), 24u);  // a floor, so that a broken filter cannot empty the test
   const Shape shape = {5, 37};
   // Layouts: dense; broadcast along rows and columns; transposed; every
   // other element from an offset; a rank-0 scalar.
@@ -147,8 +154,8 @@ TEST(InterpreterF32Runs, EveryOpMatchesThePerElementPath) {
 }
 
 // Both paths walk operands with the same odometer, so the layouts are
-// checked once more against index arithmetic written out here.
-// a - b for every pair of layouts, against offsets computed from the index.
+// checked once more: a - b for every pair of layouts, against offsets
+// computed from the index here.
 void expect_sub_reads_every_pair(const Shape& shape, const std::vector<Operand>& layouts) {
   auto element = [&shape](const Array& a, int64_t n) {
     int64_t offset = a.offset();
@@ -165,7 +172,7 @@ void expect_sub_reads_every_pair(const Shape& shape, const std::vector<Operand>&
       const Array& b = layouts[y].f32;
       std::vector<double> want;
       for (int64_t n = 0; n < numel(shape); ++n) want.push_back(static_cast<float>(element(a, n) - element(b, n)));
-      for (const ParallelFor& parallel : {ParallelFor{}, ParallelFor(in_chunks_of_7)})
+      for (const ParallelFor& parallel : kSplits)
         expect_same_bits(values_of(evaluate_op(op_node(Op::sub, DType::f32, shape), std::vector<Array>{a, b}, parallel)), want);
     }
 }
@@ -205,6 +212,19 @@ TEST(InterpreterF32Runs, ReadsRowsLongerThanABlock) {
                  operand({600}, test_values(600, 22), {2, 600}, {0, 1}, 0),
                  operand({2}, test_values(2, 23), {2, 600}, {1, 0}, 0),
                  operand({2, 600}, test_values(1200, 24), {2, 600}, {600, -1}, 599)});
+  // A unary op (its absent operands read zeros), a compare and a cast to
+  // bool (one-byte results), each over dense, strided and reversed rows.
+  const Shape shape = {2, 600};
+  const std::vector<Operand> rows = {operand({2, 600}, test_values(1200, 25), shape, {600, 1}, 0),
+                                     operand({2, 1801}, test_values(3602, 26), shape, {1801, 3}, 2),
+                                     operand({2, 600}, test_values(1200, 27), shape, {600, -1}, 599)};
+  const Operand column = operand({2}, test_values(2, 28), shape, {1, 0}, 0);
+  for (const Operand& row : rows) {
+    expect_f32_path_matches(Op::exp, DType::f32, {row}, shape);
+    expect_f32_path_matches(Op::cast, DType::boolean, {row}, shape);
+    expect_f32_path_matches(Op::lt, DType::boolean, {row, column}, shape);
+    expect_f32_path_matches(Op::lt, DType::boolean, {column, row}, shape);
+  }
 }
 
 TEST(InterpreterF32Runs, ScalarsAndZeroSizeShapes) {

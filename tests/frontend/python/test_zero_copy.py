@@ -114,4 +114,7 @@ def test_unaligned_torch_tensors_are_copied_and_right():
     assert unaligned.data_ptr() % 4 == 1
     out = tj.jit(lambda x: x * 2 + 1)(unaligned)
     assert torch.equal(out, torch.from_numpy(values * 2 + 1))
-    assert unaligned.data_ptr() != out.data_ptr()
+    copied = tj.jit(lambda x: x)(unaligned)  # passed through: the aligned copy itself
+    assert copied.data_ptr() % 4 == 0 and torch.equal(copied, unaligned)
+    eager = tj.tensor(unaligned) * 2  # an eager op on the interpreter
+    assert np.array_equal(eager.numpy(), values * 2)
