@@ -1,9 +1,9 @@
 // Array: a strided host tensor value (dtype, shape, element strides, offset
 // into refcounted storage: 64-byte aligned when allocated here, and aligned
 // to the element size in every view, which Array::view checks, so that
-// kernels and the interpreter may read elements through typed pointers). It is what the reference
-// interpreter computes on, what `.npy` files load into, and what tensor
-// constants hold. Views share storage; nothing here is mutable by design
+// kernels and the interpreter may read elements through typed pointers). It
+// is what the reference interpreter computes on, what `.npy` files load
+// into, and what tensor constants hold. Views share storage; nothing here is mutable by design
 // except through `mutable_data` on freshly allocated arrays.
 #pragma once
 
